@@ -1,0 +1,169 @@
+"""IP addresses and networks: parsing every notation, canonical text, integer keys.
+
+Bare values (feed lines, observables) accept dotted-quad IPv4 (zero-padded octets
+are decimal, as feeds write them), any IPv6 text, and CIDRs in both families, also
+with a netmask (``192.0.2.0/255.255.255.0``). URL hosts accept, in addition, the
+WHATWG notations that browsers resolve: 1 to 4 parts, octal (``0177``) and hex
+(``0x7f``) numbers, so ``0x7f.1`` is ``127.0.0.1``.
+
+An IPv4-mapped IPv6 address (``::ffff:192.0.2.1``) *is* the IPv4 address: its
+canonical form is ``192.0.2.1``, so a feed and an observable that use either
+spelling meet on one key. A mapped network (``::ffff:192.0.2.0/120``) likewise
+becomes ``192.0.2.0/24``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from trapline.indicators.errors import InvalidIndicator
+from trapline.indicators.kinds import Indicator, Kind
+
+_MAPPED_PREFIX = 0xFFFF << 32
+_MAPPED_MASK = ((1 << 96) - 1) << 32
+_DIGITS = frozenset("0123456789")
+
+
+def parse_dotted_ipv4(text: str) -> int | None:
+    """Return the integer of a dotted-quad IPv4 address (decimal octets), else None."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    value = 0
+    for part in parts:
+        if not part or len(part) > 3 or not _DIGITS.issuperset(part):
+            return None
+        octet = int(part)
+        if octet > 255:
+            return None
+        value = (value << 8) | octet
+    return value
+
+
+def _parse_number(part: str) -> int | None:
+    if part[:2].lower() == "0x":
+        digits = part[2:]
+        if digits == "":
+            return 0
+        try:
+            return int(digits, 16)
+        except ValueError:
+            return None
+    if len(part) > 1 and part[0] == "0":
+        return int(part[1:], 8) if all(c in "01234567" for c in part[1:]) else None
+    return int(part) if part and _DIGITS.issuperset(part) else None
+
+
+def parse_host_ipv4(text: str) -> int | None:
+    """Return the integer of an IPv4 URL host in any WHATWG notation, else None.
+
+    ``0x7f.1``, ``0177.0.0.1``, ``2130706433`` and ``127.1`` all give 127.0.0.1.
+    """
+    parts = text.split(".")
+    if parts and parts[-1] == "":
+        parts.pop()
+    if not parts or len(parts) > 4:
+        return None
+    numbers = []
+    for part in parts:
+        number = _parse_number(part)
+        if number is None:
+            return None
+        numbers.append(number)
+    *head, last = numbers
+    if any(n > 255 for n in head) or last >= 256 ** (5 - len(numbers)):
+        return None
+    value = last
+    for index, number in enumerate(head):
+        value += number << (8 * (3 - index))
+    return value
+
+
+def ipv4_text(value: int) -> str:
+    """Dotted-quad text of an IPv4 integer."""
+    return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+
+
+def ipv6_text(value: int) -> str:
+    """RFC 5952 text of an IPv6 integer (compressed, lower-case)."""
+    return str(ipaddress.IPv6Address(value))
+
+
+def mapped_ipv4(value: int) -> int | None:
+    """The IPv4 integer inside an IPv4-mapped IPv6 integer, else None."""
+    if value & _MAPPED_MASK == _MAPPED_PREFIX:
+        return value & 0xFFFFFFFF
+    return None
+
+
+def parse_ipv6(text: str) -> int | None:
+    """Return the integer of an IPv6 address (brackets and zone id allowed), else None."""
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    if ":" not in text:
+        return None
+    text = text.split("%", 1)[0]
+    try:
+        return int(ipaddress.IPv6Address(text))
+    except ValueError:
+        return None
+
+
+def canonical_ip(text: str) -> Indicator | None:
+    """Canonical ``ipv4``/``ipv6`` indicator of a bare address, or None if it is not one."""
+    v4 = parse_dotted_ipv4(text)
+    if v4 is not None:
+        return Indicator(Kind.IPV4, ipv4_text(v4))
+    v6 = parse_ipv6(text)
+    if v6 is None:
+        return None
+    inner = mapped_ipv4(v6)
+    if inner is not None:
+        return Indicator(Kind.IPV4, ipv4_text(inner))
+    return Indicator(Kind.IPV6, ipv6_text(v6))
+
+
+def canonical_cidr(text: str) -> Indicator:
+    """Canonical form of ``address/prefix`` (or ``address/netmask``).
+
+    Host bits are cleared (``192.0.2.7/24`` is ``192.0.2.0/24``); a /32 or /128
+    is the bare address; a mapped IPv6 network is the IPv4 network.
+    """
+    address, _, prefix = text.partition("/")
+    v4 = parse_dotted_ipv4(address)
+    try:
+        if v4 is not None:
+            network = ipaddress.IPv4Network(f"{ipv4_text(v4)}/{prefix}", strict=False)
+        else:
+            v6 = parse_ipv6(address)
+            if v6 is None:
+                raise InvalidIndicator(text, "not an IP network")
+            network = ipaddress.IPv6Network(f"{ipv6_text(v6)}/{prefix}", strict=False)
+            base = int(network.network_address)
+            inner = mapped_ipv4(base)
+            if inner is not None and network.prefixlen >= 96:
+                network = ipaddress.IPv4Network((inner, network.prefixlen - 96))
+    except (ValueError, TypeError) as exc:
+        raise InvalidIndicator(text, "not an IP network") from exc
+    if network.prefixlen == network.max_prefixlen:
+        kind = Kind.IPV4 if network.version == 4 else Kind.IPV6
+        return Indicator(kind, str(network.network_address))
+    return Indicator(Kind.CIDR, f"{network.network_address}/{network.prefixlen}")
+
+
+def network_of(indicator: Indicator) -> tuple[int, int, int]:
+    """``(version, network integer, prefix length)`` of a canonical IP or CIDR indicator."""
+    if indicator.kind is Kind.IPV4:
+        return 4, ipv4_int(indicator.value), 32
+    if indicator.kind is Kind.IPV6:
+        return 6, int(ipaddress.IPv6Address(indicator.value)), 128
+    address, _, prefix = indicator.value.partition("/")
+    if ":" in address:
+        return 6, int(ipaddress.IPv6Address(address)), int(prefix)
+    return 4, ipv4_int(address), int(prefix)
+
+
+def ipv4_int(text: str) -> int:
+    """Integer of a canonical dotted-quad address."""
+    a, b, c, d = text.split(".")
+    return (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)

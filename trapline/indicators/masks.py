@@ -1,0 +1,206 @@
+"""URL masks as vendor feeds and STIX ``LIKE`` patterns write them.
+
+A mask reads like a URL with wildcards: ``*`` is any run of characters (also
+none) and ``?`` exactly one character, except the first ``?`` after the host,
+which separates the query as in a URL (``host/x.php?*``). The canonical text
+writes a literal character that would otherwise be a wildcard in brackets:
+``[?]`` (the query separator), ``[*]``, ``[[]``. Shapes (docs/matching.md):
+
+- domain mask ``*.evil.example``: any proper subdomain of ``evil.example``, any path;
+- folder mask ``host/dir/*``: the folder itself and everything under it;
+- script mask ``host/x.php?*``: the script with any query or none;
+- any other pattern: ``*`` and ``?`` in the host (matched against the host) and
+  in the path and query (matched against the rest of the URL).
+
+A mask is canonicalized by the URL rules (host, case, escapes) and matched
+against the *canonical* URL (``host/path?query``).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import NamedTuple
+
+from trapline.indicators.errors import InvalidIndicator
+from trapline.indicators.url import HostKind, decode_path, decode_query, parse_host, strip_scheme
+
+WILDCARDS = frozenset("*?")
+_PORT = re.compile(r":\d*$")
+
+
+class HostMode:
+    """How a mask's host part is matched against a URL host."""
+
+    EXACT = "exact"          # the host itself (``evil.example/dir/*``)
+    SUBDOMAIN = "subdomain"  # a proper subdomain of the anchor (``*.evil.example``)
+    PATTERN = "pattern"      # wildcards inside the host, matched against the host text
+
+
+class MaskShape(NamedTuple):
+    """A canonical mask split into the parts the index stores."""
+
+    text: str    # canonical text: ``*.evil.example``, ``evil.example/x.php[?]*``
+    mode: str    # a HostMode value
+    anchor: str  # the host (EXACT), the parent domain (SUBDOMAIN) or host pattern (PATTERN)
+    rest: str    # canonical pattern for what follows the host; "" matches anything
+
+
+def tokens(text: str) -> list[str]:
+    """Split canonical mask text into characters, bracketed literals (``[?]``) and wildcards."""
+    out: list[str] = []
+    index = 0
+    while index < len(text):
+        if text[index] == "[" and index + 2 < len(text) and text[index + 2] == "]":
+            out.append(text[index : index + 3])
+            index += 3
+        else:
+            out.append(text[index])
+            index += 1
+    return out
+
+
+def _literal(char: str) -> str:
+    return f"[{char}]" if char in "*?[" else char
+
+
+def _plain(tokens_: list[str]) -> str:
+    return "".join(t[1] if len(t) == 3 else t for t in tokens_)
+
+
+def from_like(pattern: str) -> str:
+    """Translate a SQL ``LIKE`` pattern (``%`` any run, ``_`` one character, ``\\`` escape)."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            out.append(_literal(next(chars, "\\")))
+        elif char == "%":
+            out.append("*")
+        elif char == "_":
+            out.append("?")
+        else:
+            out.append(_literal(char))
+    return "".join(out)
+
+
+def is_mask(text: str) -> bool:
+    """True when a (refanged) value has a ``*`` wildcard, so it is a mask and not a URL."""
+    return "*" in text
+
+
+def _split(body: str) -> tuple[str, str]:
+    """Host pattern and rest of a mask body (no scheme); user info and port dropped."""
+    slash = body.find("/")
+    host, rest = (body, "") if slash == -1 else (body[:slash], body[slash:])
+    host = host.rpartition("@")[2]
+    if not host.endswith("]"):
+        host = _PORT.sub("", host)
+    return host, rest
+
+
+def _mark_query_separator(rest: str) -> str:
+    """In vendor syntax the first bare ``?`` of the rest is the literal query separator."""
+    toks = tokens(rest)
+    for index, token in enumerate(toks):
+        if token == "[?]":
+            break
+        if token == "?":
+            toks[index] = "[?]"
+            break
+    return "".join(toks)
+
+
+def _canonical_rest(rest: str) -> str:
+    """Canonical path-and-query pattern: decoded, lower-case, ``//`` collapsed."""
+    if not rest:
+        return ""
+    path, sep, query = rest.partition("[?]")
+    path = "/" + decode_path(path).strip("/") if path.strip("/") else ""
+    if sep:
+        return path + sep + decode_query(query)
+    return path
+
+
+def canonical_mask(text: str, *, like: bool = False) -> MaskShape:
+    """Canonical shape of a vendor mask, or of a STIX ``LIKE`` pattern when ``like``.
+
+    Raises InvalidIndicator for a mask without a host or without any wildcard.
+    """
+    source = text.strip()
+    body = strip_scheme(from_like(source) if like else source).replace("\\", "/")
+    host_part, rest = _split(body)
+    if not like:
+        rest = _mark_query_separator(rest)
+    rest = _canonical_rest(rest)
+    host_tokens = tokens(host_part.lower())
+    wild = sum(t in WILDCARDS for t in host_tokens)
+    if not host_tokens:
+        raise InvalidIndicator(text, "mask without a host")
+    if wild == 0:
+        host, _ = _literal_host(text, _plain(host_tokens))
+        if not any(t in WILDCARDS for t in tokens(rest)):
+            raise InvalidIndicator(text, "no wildcard: a URL, not a mask")
+        return MaskShape(host + rest, HostMode.EXACT, host, rest)
+    rest = "" if rest == "/*" else rest
+    if host_tokens[:2] == ["*", "."] and wild == 1:
+        anchor, kind = _literal_host(text, _plain(host_tokens[2:]), strip_www=False)
+        if kind != HostKind.DOMAIN:
+            raise InvalidIndicator(text, "a domain mask needs a domain name after '*.'")
+        return MaskShape("*." + anchor + rest, HostMode.SUBDOMAIN, anchor, rest)
+    pattern = "".join(host_tokens)
+    return MaskShape(pattern + rest, HostMode.PATTERN, pattern, rest)
+
+
+def _literal_host(text: str, host: str, *, strip_www: bool = True) -> tuple[str, str]:
+    try:
+        return parse_host(host, strip_www=strip_www)
+    except InvalidIndicator as exc:
+        raise InvalidIndicator(text, "mask with an invalid host") from exc
+
+
+def _regex(toks: list[str]) -> str:
+    out = []
+    for token in toks:
+        if token == "*":
+            out.append(".*")
+        elif token == "?":
+            out.append(".")
+        else:
+            out.append(re.escape(token[1] if len(token) == 3 else token))
+    return "".join(out)
+
+
+@lru_cache(maxsize=65536)
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """Regex for a canonical rest or host pattern, with the folder and script tails.
+
+    ``/dir/*`` also matches the folder itself and ``/dir?query``; ``/x.php[?]*``
+    also matches the script without a query, since canonical URLs drop an empty one.
+    """
+    toks = tokens(pattern)
+    if toks[-2:] == ["/", "*"]:
+        body = _regex(toks[:-2]) + r"(?:[/?].*)?"
+    elif toks[-2:] == ["[?]", "*"]:
+        body = _regex(toks[:-2]) + r"(?:\?.*)?"
+    else:
+        body = _regex(toks)
+    return re.compile(body, re.DOTALL)
+
+
+def rest_matches(rest_pattern: str, url_rest: str) -> bool:
+    """Does what follows the host in a canonical URL match a mask's rest pattern?"""
+    if not rest_pattern:
+        return True
+    return compile_pattern(rest_pattern).fullmatch(url_rest) is not None
+
+
+def mask_matches(shape: MaskShape, url_host: str, url_rest: str) -> bool:
+    """Does a canonical URL (split into host and rest) match a canonical mask?"""
+    if shape.mode == HostMode.EXACT:
+        host_ok = url_host == shape.anchor
+    elif shape.mode == HostMode.SUBDOMAIN:
+        host_ok = url_host.endswith("." + shape.anchor)
+    else:
+        host_ok = compile_pattern(shape.anchor).fullmatch(url_host) is not None
+    return host_ok and rest_matches(shape.rest, url_rest)

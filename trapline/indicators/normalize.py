@@ -1,0 +1,87 @@
+"""One entry point that turns any bare value into a canonical, typed indicator.
+
+Feed values and observed values pass through the same function, so the index
+stores canonical keys only and a lookup meets them on the same spelling.
+"""
+
+from __future__ import annotations
+
+import re
+
+from trapline.indicators.domain import canonical_domain
+from trapline.indicators.errors import InvalidIndicator
+from trapline.indicators.hashes import hash_kind
+from trapline.indicators.ip import canonical_cidr, canonical_ip
+from trapline.indicators.kinds import HASH_KINDS, Indicator, Kind
+from trapline.indicators.masks import canonical_mask, is_mask
+from trapline.indicators.refang import refang
+from trapline.indicators.url import canonical_url
+
+_CIDR = re.compile(r"^[0-9A-Fa-f:.]+/[0-9.]+$")
+_URLISH = re.compile(r"[/?#@:\\]")
+MAX_LENGTH = 8192
+
+
+def normalize(value: str, kind: Kind | str | None = None) -> Indicator:
+    """Canonical indicator of ``value``, of the given kind or of the kind detected.
+
+    Values are refanged first. Raises InvalidIndicator when the value is not an
+    indicator (of that kind).
+    """
+    text = refang(value.strip())
+    if not text:
+        raise InvalidIndicator(value, "empty value")
+    if len(text) > MAX_LENGTH:
+        raise InvalidIndicator(value, f"longer than {MAX_LENGTH} characters")
+    if kind is None:
+        return _detect(text, value)
+    return _as_kind(text, Kind(kind), value)
+
+
+def detect_kind(value: str) -> Kind | None:
+    """The kind of a bare value, or None when it is not an indicator."""
+    try:
+        return normalize(value).kind
+    except InvalidIndicator:
+        return None
+
+
+def _detect(text: str, original: str) -> Indicator:
+    kind = hash_kind(text)
+    if kind is not None:
+        return Indicator(kind, text.lower())
+    if is_mask(text):
+        return Indicator(Kind.URL_MASK, canonical_mask(text).text)
+    if _CIDR.match(text):
+        return canonical_cidr(text)
+    ip = canonical_ip(text)
+    if ip is not None:
+        return ip
+    if not _URLISH.search(text):
+        try:
+            return Indicator(Kind.DOMAIN, canonical_domain(text))
+        except InvalidIndicator:
+            pass
+    if _URLISH.search(text) or "." in text:
+        url = canonical_url(text)
+        return Indicator(Kind.URL, url.value)
+    raise InvalidIndicator(original, "not an indicator")
+
+
+def _as_kind(text: str, kind: Kind, original: str) -> Indicator:
+    if kind in HASH_KINDS:
+        if hash_kind(text) is not kind:
+            raise InvalidIndicator(original, f"not an {kind} hash")
+        return Indicator(kind, text.lower())
+    if kind is Kind.URL:
+        return Indicator(Kind.URL, canonical_url(text).value)
+    if kind is Kind.URL_MASK:
+        return Indicator(Kind.URL_MASK, canonical_mask(text).text)
+    if kind is Kind.DOMAIN:
+        return Indicator(Kind.DOMAIN, canonical_domain(text))
+    if kind is Kind.CIDR:
+        return canonical_cidr(text if "/" in text else text + ("/128" if ":" in text else "/32"))
+    ip = canonical_ip(text)
+    if ip is None or (kind is Kind.IPV6 and ip.kind is not Kind.IPV6 and ":" not in text):
+        raise InvalidIndicator(original, f"not an {kind} address")
+    return ip

@@ -1,0 +1,164 @@
+"""Canonical URLs under the vendor's normalization rules (protocol.md, section 3).
+
+The WHATWG parser (``ada``) does the parts browsers agree on: IDN to Punycode,
+IPv4 hosts in any notation, canonical IPv6, dot segments, ``\\`` as ``/``. The
+vendor's rules follow: no scheme, user info or port; host lower-case without
+repeated, leading or trailing dots and without a leading ``www.``; path
+percent-decoded and lower-case with ``//`` collapsed; query unescaped and
+lower-case; no fragment; no trailing ``/``, ``?`` or ``/.``. A ``/`` before a
+non-empty query is kept, as the vendor's reference normalizer keeps it:
+``https://www.example.com:443/?q=hello%20world#fragment`` is
+``example.com/?q=hello world``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+from urllib.parse import unquote
+
+import ada_url
+
+from trapline.indicators.errors import InvalidIndicator
+from trapline.indicators.ip import ipv4_text, ipv6_text, mapped_ipv4, parse_host_ipv4, parse_ipv6
+
+# Schemes that are dropped when a value starts with ``scheme:``; anything else
+# before a colon is a host (``example.com:8080/x``).
+SCHEMES = frozenset(
+    "http https ftp ftps sftp tftp ws wss tcp udp ssh telnet smb cifs ldap ldaps rtsp rtmp "
+    "mms irc ircs git svn nntp news gopher imap imaps pop pop3 pop3s smtp smtps rdp vnc "
+    "dns socks socks4 socks5 feed hxxp hxxps".split()
+)
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_DOTS = re.compile(r"\.{2,}")
+_SLASHES = re.compile(r"/{2,}")
+_AUTHORITY_END = re.compile(r"[/\\?#]")
+_NEEDS_ESCAPE = re.compile(r"[\x00-\x1f\x7f#]|%(?=[0-9A-Fa-f]{2})")
+
+
+class HostKind:
+    """How a URL host is spelled: a domain name, an IPv4 or an IPv6 address."""
+
+    DOMAIN = "domain"
+    IPV4 = "ipv4"
+    IPV6 = "ipv6"
+
+
+class CanonicalURL(NamedTuple):
+    """A canonical URL (``host/path?query``) and its host split out."""
+
+    value: str
+    host: str
+    host_kind: str
+
+
+def strip_scheme(text: str) -> str:
+    """Drop a leading ``scheme:`` (known schemes only) and the slashes after it."""
+    match = _SCHEME.match(text)
+    if match and match.group(1).lower() in SCHEMES:
+        text = text[match.end() :]
+    return text.lstrip("/\\")
+
+
+def split_authority(text: str) -> tuple[str, str]:
+    """Split ``user@host:port/rest`` into the bare host and the rest (``/rest``)."""
+    match = _AUTHORITY_END.search(text)
+    authority, rest = (text[: match.start()], text[match.start() :]) if match else (text, "")
+    authority = authority.rpartition("@")[2]
+    if authority.startswith("["):
+        end = authority.find("]")
+        return (authority[: end + 1] if end != -1 else authority), rest
+    if authority.count(":") == 1:
+        authority = authority.partition(":")[0]
+    return authority, rest
+
+
+def canonical_host(host: str, *, strip_www: bool = True) -> tuple[str, str]:
+    """Canonical text and kind of a URL host (already parsed by the WHATWG rules)."""
+    if host.startswith("["):
+        v6 = parse_ipv6(host)
+        if v6 is None:
+            raise InvalidIndicator(host, "not a valid IPv6 host")
+        inner = mapped_ipv4(v6)
+        if inner is not None:
+            return ipv4_text(inner), HostKind.IPV4
+        return f"[{ipv6_text(v6)}]", HostKind.IPV6
+    host = _DOTS.sub(".", host.lower()).strip(".")
+    if strip_www and host.startswith("www.") and "." in host[4:]:
+        host = host[4:]
+    v4 = parse_host_ipv4(host)
+    if v4 is not None:
+        return ipv4_text(v4), HostKind.IPV4
+    if not host:
+        raise InvalidIndicator(host, "empty host")
+    return host, HostKind.DOMAIN
+
+
+def _protect(text: str) -> str:
+    """Re-escape what a second parse would read differently, so canonical forms are fixed points.
+
+    Control characters, ``#`` and a ``%`` that starts an escape (``%41``) are written
+    as escapes again; everything else stays decoded.
+    """
+    if _NEEDS_ESCAPE.search(text):
+        text = _NEEDS_ESCAPE.sub(lambda m: f"%{ord(m.group(0)[0]):02x}" + m.group(0)[1:], text)
+    return text
+
+
+def parse_host(host: str, *, strip_www: bool = True) -> tuple[str, str]:
+    """Canonical text and kind of a bare host as the WHATWG parser and the vendor rules read it."""
+    host = _DOTS.sub(".", host)
+    if not host.strip("."):
+        raise InvalidIndicator(host, "empty host")
+    try:
+        parsed = ada_url.URL("http://" + host + "/")
+    except ValueError as exc:
+        raise InvalidIndicator(host, "not a valid host") from exc
+    return canonical_host(parsed.hostname, strip_www=strip_www)
+
+
+def decode_path(path: str) -> str:
+    """Percent-decode and lower-case a path, with ``\\`` as ``/`` and no ``//``."""
+    path = unquote(path.replace("%00", ""), errors="replace").replace("\\", "/").lower()
+    return _SLASHES.sub("/", _protect(path))
+
+
+def decode_query(query: str) -> str:
+    """Unescape and lower-case a query (``+`` stays ``+``; ``%00`` is dropped)."""
+    return _protect(unquote(query.replace("%00", ""), errors="replace").lower())
+
+
+def canonical_url(text: str) -> CanonicalURL:
+    """Canonical form of a URL; raises InvalidIndicator when it has no usable host."""
+    stripped = strip_scheme(text.strip())
+    host, rest = split_authority(stripped)
+    host = _DOTS.sub(".", host)
+    if not host.strip("."):
+        raise InvalidIndicator(text, "URL without a host")
+    try:
+        parsed = ada_url.URL("http://" + host + rest)
+    except ValueError as exc:
+        raise InvalidIndicator(text, "not a valid URL") from exc
+    host_text, host_kind = canonical_host(parsed.hostname)
+
+    raw_path = parsed.pathname
+    path = decode_path(raw_path).strip("/")
+    query = decode_query(parsed.search[1:]) if parsed.search else ""
+
+    out = host_text
+    if path:
+        out += "/" + path
+    if query:
+        if raw_path.endswith("/"):
+            out += "/"
+        out += "?" + query
+    out = _SLASHES.sub("/", out)
+    while True:
+        trimmed = out.removesuffix("/.").removesuffix("?").removesuffix("/")
+        if trimmed == out:
+            break
+        out = trimmed
+    if out.endswith(" "):
+        stripped_out = out.rstrip(" ")
+        out = stripped_out + "%20" * (len(out) - len(stripped_out))
+    return CanonicalURL(out, host_text, host_kind)
