@@ -1,0 +1,1 @@
+"""Feed formats, one module each; every parser yields IndicatorRecord values."""

@@ -1,0 +1,146 @@
+"""Building a snapshot: normalize records once, group them by key, write them out.
+
+The builder holds the grouped records in memory (the building process only,
+never a serving one) and hands them, sorted, to a backend: ``lmdb_backend`` for
+the shared, memory-mapped file that workers serve from, ``memory_backend`` for
+throwaway snapshots and the in-memory comparison of bench/.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import msgspec
+
+from trapline.indicators import InvalidIndicator, Kind, canonical_mask, normalize
+from trapline.indicators.domain import is_public_suffix
+from trapline.indicators.ip import network_of
+from trapline.indicators.kinds import Indicator
+from trapline.indicators.masks import HostMode
+from trapline.index.keys import SPACES, hash_key, ip_key, text_key
+from trapline.index.records import (
+    ENTRY_ENCODER,
+    FLAG_PUBLIC_SUFFIX,
+    Entry,
+    IndicatorRecord,
+    StoredRecord,
+)
+
+FORMAT_VERSION = 1
+MAX_REJECT_SAMPLES = 20
+
+
+class SnapshotMeta(msgspec.Struct, kw_only=True):
+    """What a snapshot says about itself; stored under ``meta`` in the snapshot."""
+
+    format: int = FORMAT_VERSION
+    version: int = 0
+    created: float = 0.0
+    feeds: list[str] = msgspec.field(default_factory=list)
+    categories: list[str] = msgspec.field(default_factory=list)
+    v4_prefixes: list[int] = msgspec.field(default_factory=list)
+    v6_prefixes: list[int] = msgspec.field(default_factory=list)
+    counts: dict[str, int] = msgspec.field(default_factory=dict)
+    rejected: int = 0
+
+
+class SnapshotBuilder:
+    """Collects indicator records; ``entries()`` yields them grouped and sorted per key space."""
+
+    def __init__(self) -> None:
+        self._spaces: dict[str, dict[bytes, list[StoredRecord]]] = {s: {} for s in SPACES}
+        self._flags: dict[bytes, int] = {}
+        self._feeds: dict[str, int] = {}
+        self._categories: dict[str, int] = {}
+        self._v4: set[int] = set()
+        self._v6: set[int] = set()
+        self.counts: Counter[str] = Counter()
+        self.rejected = 0
+        self.reject_samples: list[str] = []
+
+    def add(self, record: IndicatorRecord) -> bool:
+        """Add one record; a value that is not a valid indicator is counted, not raised."""
+        try:
+            indicator = normalize(record.value, record.kind)
+        except (InvalidIndicator, ValueError) as exc:
+            self.rejected += 1
+            if len(self.reject_samples) < MAX_REJECT_SAMPLES:
+                self.reject_samples.append(str(exc))
+            return False
+        stored = StoredRecord(
+            self._intern(self._feeds, record.feed),
+            self._intern(self._categories, record.category),
+            indicator.value,
+            record.first_seen,
+            record.last_seen,
+            record.valid_until,
+            record.confidence,
+            record.context,
+        )
+        space, key = self._place(indicator.kind, indicator.value)
+        self._spaces[space].setdefault(key, []).append(stored)
+        self.counts[indicator.kind.value] += 1
+        return True
+
+    def add_all(self, records: Iterable[IndicatorRecord]) -> int:
+        """Add many records; returns how many were accepted."""
+        return sum(self.add(record) for record in records)
+
+    def _place(self, kind: Kind, value: str) -> tuple[str, bytes]:
+        if kind in (Kind.MD5, Kind.SHA1, Kind.SHA256):
+            return "hash", hash_key(value)
+        if kind in (Kind.IPV4, Kind.IPV6, Kind.CIDR):
+            version, network, prefix = network_of(Indicator(kind, value))
+            (self._v4 if version == 4 else self._v6).add(prefix)
+            return "ip", ip_key(version, network, prefix)
+        if kind is Kind.DOMAIN:
+            key = text_key(value)
+            if is_public_suffix(value):
+                self._flags[b"domain:" + key] = FLAG_PUBLIC_SUFFIX
+            return "domain", key
+        if kind is Kind.URL:
+            return "url", text_key(value)
+        shape = canonical_mask(value)
+        if shape.mode == HostMode.EXACT:
+            return "mask", text_key(shape.anchor)
+        if shape.mode == HostMode.SUBDOMAIN:
+            return "dmask", text_key(shape.anchor)
+        return "pmask", text_key(shape.text)
+
+    @staticmethod
+    def _intern(table: dict[str, int], name: str) -> int:
+        index = table.get(name)
+        if index is None:
+            index = table[name] = len(table)
+        return index
+
+    def meta(self, version: int) -> SnapshotMeta:
+        """The meta block for a snapshot of this content with the given version."""
+        return SnapshotMeta(
+            version=version,
+            created=time.time(),
+            feeds=list(self._feeds),
+            categories=list(self._categories),
+            v4_prefixes=sorted(self._v4, reverse=True),
+            v6_prefixes=sorted(self._v6, reverse=True),
+            counts=dict(self.counts),
+            rejected=self.rejected,
+        )
+
+    def entries(self, space: str) -> Iterator[tuple[bytes, bytes]]:
+        """Encoded ``(key, entry)`` pairs of one key space in key order."""
+        table = self._spaces[space]
+        for key in sorted(table):
+            flags = self._flags.get(space.encode() + b":" + key, 0)
+            yield key, ENTRY_ENCODER.encode(Entry(flags, table[key]))
+
+    def __len__(self) -> int:
+        return sum(self.counts.values())
+
+    def stats(self) -> dict[str, Any]:
+        """Counts per kind, rejected values and a few samples of the reasons."""
+        return {"counts": dict(self.counts), "rejected": self.rejected,
+                "reject_samples": list(self.reject_samples)}
