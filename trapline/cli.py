@@ -11,7 +11,7 @@ import click
 from trapline.config import default_data_dir, demo_feed_paths
 from trapline.errors import TraplineError
 from trapline.feeds.plain import read_plain
-from trapline.index import SnapshotBuilder, SnapshotCatalog, Snapshot, build_memory_snapshot
+from trapline.index import Snapshot, SnapshotBuilder, SnapshotCatalog, build_memory_snapshot
 from trapline.indicators import InvalidIndicator, normalize
 from trapline.verdict_format import format_table, verdict_json, verdict_rows
 

@@ -24,8 +24,8 @@ __all__ = [
     "SnapshotFollower",
     "SnapshotMeta",
     "Verdict",
-    "build_memory_snapshot",
     "build_lmdb_snapshot",
+    "build_memory_snapshot",
 ]
 
 

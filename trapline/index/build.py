@@ -8,29 +8,28 @@ throwaway snapshots and the in-memory comparison of bench/.
 
 from __future__ import annotations
 
+import socket
 import time
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
 
-from trapline.indicators import InvalidIndicator, Kind, canonical_mask, normalize
-from trapline.indicators.domain import is_public_suffix
-from trapline.indicators.ip import network_of
-from trapline.indicators.kinds import Indicator
-from trapline.indicators.masks import HostMode
 from trapline.index.keys import SPACES, hash_key, ip_key, text_key
 from trapline.index.records import (
     ENTRY_ENCODER,
-    FLAG_PUBLIC_SUFFIX,
     Entry,
     IndicatorRecord,
     StoredRecord,
 )
+from trapline.indicators import InvalidIndicator, Kind, canonical_mask, normalize
+from trapline.indicators.ip import network_of
+from trapline.indicators.kinds import Indicator
+from trapline.indicators.masks import HostMode
 
 FORMAT_VERSION = 1
 MAX_REJECT_SAMPLES = 20
+_PREFIX_32 = bytes((32,))
 
 
 class SnapshotMeta(msgspec.Struct, kw_only=True):
@@ -52,37 +51,52 @@ class SnapshotBuilder:
 
     def __init__(self) -> None:
         self._spaces: dict[str, dict[bytes, list[StoredRecord]]] = {s: {} for s in SPACES}
-        self._flags: dict[bytes, int] = {}
         self._feeds: dict[str, int] = {}
         self._categories: dict[str, int] = {}
         self._v4: set[int] = set()
         self._v6: set[int] = set()
-        self.counts: Counter[str] = Counter()
+        self._counts: dict[Kind, int] = dict.fromkeys(Kind, 0)
         self.rejected = 0
         self.reject_samples: list[str] = []
 
     def add(self, record: IndicatorRecord) -> bool:
         """Add one record; a value that is not a valid indicator is counted, not raised."""
         try:
-            indicator = normalize(record.value, record.kind)
+            kind, value = normalize(record.value, record.kind)
         except (InvalidIndicator, ValueError) as exc:
             self.rejected += 1
             if len(self.reject_samples) < MAX_REJECT_SAMPLES:
                 self.reject_samples.append(str(exc))
             return False
+        # The hot path of every build: kept flat on purpose (bench/index_bench.py).
+        if kind is Kind.IPV4:
+            space, key = "ip", _PREFIX_32 + socket.inet_aton(value)
+        else:
+            space, key = self._place(kind, value)
+        feed = self._feeds.get(record.feed)
+        if feed is None:
+            feed = self._feeds[record.feed] = len(self._feeds)
+        category = self._categories.get(record.category)
+        if category is None:
+            category = self._categories[record.category] = len(self._categories)
         stored = StoredRecord(
-            self._intern(self._feeds, record.feed),
-            self._intern(self._categories, record.category),
-            indicator.value,
+            feed,
+            category,
+            # The pattern is spelled by the key itself except for masks and long URLs.
+            value if space[-4:] == "mask" or key[0] == 0 else "",
             record.first_seen,
             record.last_seen,
             record.valid_until,
             record.confidence,
             record.context,
         )
-        space, key = self._place(indicator.kind, indicator.value)
-        self._spaces[space].setdefault(key, []).append(stored)
-        self.counts[indicator.kind.value] += 1
+        table = self._spaces[space]
+        entries = table.get(key)
+        if entries is None:
+            table[key] = [stored]
+        else:
+            entries.append(stored)
+        self._counts[kind] += 1
         return True
 
     def add_all(self, records: Iterable[IndicatorRecord]) -> int:
@@ -92,14 +106,14 @@ class SnapshotBuilder:
     def _place(self, kind: Kind, value: str) -> tuple[str, bytes]:
         if kind in (Kind.MD5, Kind.SHA1, Kind.SHA256):
             return "hash", hash_key(value)
-        if kind in (Kind.IPV4, Kind.IPV6, Kind.CIDR):
+        if kind is Kind.IPV4:
+            return "ip", _PREFIX_32 + socket.inet_aton(value)
+        if kind in (Kind.IPV6, Kind.CIDR):
             version, network, prefix = network_of(Indicator(kind, value))
             (self._v4 if version == 4 else self._v6).add(prefix)
             return "ip", ip_key(version, network, prefix)
         if kind is Kind.DOMAIN:
             key = text_key(value)
-            if is_public_suffix(value):
-                self._flags[b"domain:" + key] = FLAG_PUBLIC_SUFFIX
             return "domain", key
         if kind is Kind.URL:
             return "url", text_key(value)
@@ -110,13 +124,6 @@ class SnapshotBuilder:
             return "dmask", text_key(shape.anchor)
         return "pmask", text_key(shape.text)
 
-    @staticmethod
-    def _intern(table: dict[str, int], name: str) -> int:
-        index = table.get(name)
-        if index is None:
-            index = table[name] = len(table)
-        return index
-
     def meta(self, version: int) -> SnapshotMeta:
         """The meta block for a snapshot of this content with the given version."""
         return SnapshotMeta(
@@ -124,9 +131,10 @@ class SnapshotBuilder:
             created=time.time(),
             feeds=list(self._feeds),
             categories=list(self._categories),
-            v4_prefixes=sorted(self._v4, reverse=True),
+            v4_prefixes=sorted(self._v4 | ({32} if self._counts[Kind.IPV4] else set()),
+                               reverse=True),
             v6_prefixes=sorted(self._v6, reverse=True),
-            counts=dict(self.counts),
+            counts=self.counts,
             rejected=self.rejected,
         )
 
@@ -134,13 +142,17 @@ class SnapshotBuilder:
         """Encoded ``(key, entry)`` pairs of one key space in key order."""
         table = self._spaces[space]
         for key in sorted(table):
-            flags = self._flags.get(space.encode() + b":" + key, 0)
-            yield key, ENTRY_ENCODER.encode(Entry(flags, table[key]))
+            yield key, ENTRY_ENCODER.encode(Entry(0, table[key]))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Accepted records per kind (kinds with none left out)."""
+        return {kind.value: n for kind, n in self._counts.items() if n}
 
     def __len__(self) -> int:
-        return sum(self.counts.values())
+        return sum(self._counts.values())
 
     def stats(self) -> dict[str, Any]:
         """Counts per kind, rejected values and a few samples of the reasons."""
-        return {"counts": dict(self.counts), "rejected": self.rejected,
+        return {"counts": self.counts, "rejected": self.rejected,
                 "reject_samples": list(self.reject_samples)}

@@ -25,7 +25,11 @@ class IndicatorRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class StoredRecord(msgspec.Struct, frozen=True, array_like=True):
-    """A record as a snapshot holds it: canonical value, interned feed and category."""
+    """A record as a snapshot holds it: interned feed and category, lifecycle, context.
+
+    ``value`` is the canonical pattern where the key cannot spell it (masks, URLs
+    longer than a key), else empty: the pattern is then read back from the key.
+    """
 
     feed: int
     category: int
@@ -38,13 +42,11 @@ class StoredRecord(msgspec.Struct, frozen=True, array_like=True):
 
 
 class Entry(msgspec.Struct, frozen=True, array_like=True):
-    """Everything stored under one key: flags (see FLAG_*) and the records."""
+    """Everything stored under one key: flags (none defined yet; 0) and the records."""
 
     flags: int
     records: list[StoredRecord]
 
-
-FLAG_PUBLIC_SUFFIX = 1  # a domain that is itself a public suffix: exact matches only
 
 ENTRY_ENCODER = msgspec.msgpack.Encoder()
 ENTRY_DECODER = msgspec.msgpack.Decoder(Entry)

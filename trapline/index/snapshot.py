@@ -14,18 +14,24 @@ from collections.abc import Iterable
 
 import msgspec
 
-from trapline.indicators import Indicator, InvalidIndicator, Kind, normalize
-from trapline.indicators.domain import parents
-from trapline.indicators.ip import ipv4_int, parse_ipv6
-from trapline.indicators.masks import HostMode, MaskShape, canonical_mask, mask_matches
-from trapline.indicators.url import HostKind, canonical_url
 from trapline.index.backend import Backend, View
 from trapline.index.build import SnapshotMeta
 from trapline.index.keys import hash_key, ip_key, text_key
-from trapline.index.records import ENTRY_DECODER, FLAG_PUBLIC_SUFFIX, Entry, StoredRecord
+from trapline.index.records import ENTRY_DECODER, Entry, StoredRecord
 from trapline.index.verdict import Match, Verdict
+from trapline.indicators import Indicator, InvalidIndicator, Kind, normalize
+from trapline.indicators.domain import is_public_suffix, parents
+from trapline.indicators.ip import ipv4_int, ipv4_text, ipv6_text, parse_ipv6
+from trapline.indicators.masks import HostMode, MaskShape, canonical_mask, mask_matches
+from trapline.indicators.url import HostKind, canonical_url
 
 _META_DECODER = msgspec.msgpack.Decoder(SnapshotMeta)
+
+
+def _network_text(version: int, network: int, prefix: int) -> str:
+    if version == 4:
+        return ipv4_text(network) if prefix == 32 else f"{ipv4_text(network)}/{prefix}"
+    return ipv6_text(network) if prefix == 128 else f"{ipv6_text(network)}/{prefix}"
 
 
 class Snapshot:
@@ -71,7 +77,7 @@ class Snapshot:
         search = _Search(self, view, now, found)
         kind = indicator.kind
         if kind in (Kind.MD5, Kind.SHA1, Kind.SHA256):
-            search.hit("hash", hash_key(indicator.value), "exact")
+            search.hit("hash", hash_key(indicator.value), "exact", indicator.value)
         elif kind is Kind.IPV4:
             search.ip(4, ipv4_int(indicator.value))
             search.url(indicator.value, "", indicator.value)
@@ -94,7 +100,7 @@ class Snapshot:
             else:
                 search.domain(url.host, via="url-host")
         else:
-            search.hit("pmask", text_key(indicator.value), "exact")
+            search.hit("pmask", text_key(indicator.value), "exact", indicator.value)
             shape = canonical_mask(indicator.value)
             space = {"exact": "mask", "subdomain": "dmask"}.get(shape.mode)
             if space:
@@ -117,57 +123,61 @@ class _Search:
         raw = self.view.get(space, key)
         return None if raw is None else ENTRY_DECODER.decode(raw)
 
-    def add(self, record: StoredRecord, how: str, via: str = "") -> None:
+    def add(self, record: StoredRecord, how: str, via: str = "", pattern: str = "") -> None:
         if record.valid_until is not None and record.valid_until < self.now:
             return
         meta = self.snapshot.meta
-        self.found.append(Match(how, record.value, meta.feeds[record.feed],
+        self.found.append(Match(how, record.value or pattern, meta.feeds[record.feed],
                                 meta.categories[record.category], record.context,
                                 record.first_seen, record.last_seen, record.valid_until,
                                 record.confidence, via))
 
-    def hit(self, space: str, key: bytes, how: str, via: str = "", *,
-            check_value: str | None = None) -> Entry | None:
+    def hit(self, space: str, key: bytes, how: str, pattern: str, via: str = "") -> None:
         entry = self.entry(space, key)
         if entry is not None:
             for record in entry.records:
-                if check_value is None or record.value == check_value:
-                    self.add(record, how, via)
-        return entry
+                # A long URL's key is a digest: its record carries the text to compare.
+                if not record.value or space != "url" or record.value == pattern:
+                    self.add(record, how, via, pattern)
 
     def ip(self, version: int, address: int, via: str = "") -> None:
         """Exact address, then every containing network, longest prefix first."""
         lengths = self.snapshot._v4 if version == 4 else self.snapshot._v6
         for prefix, shift in lengths:
             network = (address >> shift) << shift
-            how = "exact" if shift == 0 else "cidr"
-            self.hit("ip", ip_key(version, network, prefix), how, via)
+            entry = self.entry("ip", ip_key(version, network, prefix))
+            if entry is not None:
+                pattern = _network_text(version, network, prefix)
+                for record in entry.records:
+                    self.add(record, "cidr" if shift else "exact", via, pattern)
 
     def cidr(self, value: str) -> None:
         """A network observable: the same network, then every network containing it."""
         address, _, prefix_text = value.partition("/")
         version = 6 if ":" in address else 4
-        address_int = parse_ipv6(address) if version == 6 else ipv4_int(address)
+        address_int = (parse_ipv6(address) or 0) if version == 6 else ipv4_int(address)
         own = int(prefix_text)
         lengths = self.snapshot._v4 if version == 4 else self.snapshot._v6
         for prefix, shift in lengths:
             if prefix <= own:
-                network = ((address_int or 0) >> shift) << shift
+                network = (address_int >> shift) << shift
                 self.hit("ip", ip_key(version, network, prefix),
-                         "exact" if prefix == own else "cidr")
+                         "exact" if prefix == own else "cidr",
+                         _network_text(version, network, prefix))
 
     def domain(self, name: str, via: str = "") -> None:
         """Exact name, then parent domains on label boundaries (not public suffixes)."""
-        self.hit("domain", text_key(name), "exact", via)
+        self.hit("domain", text_key(name), "exact", name, via)
         for parent in parents(name):
             entry = self.entry("domain", text_key(parent))
-            if entry is not None and not entry.flags & FLAG_PUBLIC_SUFFIX:
+            # A public suffix (co.uk, github.io) as an indicator matches only exactly.
+            if entry is not None and not is_public_suffix(parent):
                 for record in entry.records:
-                    self.add(record, "parent-domain", via)
+                    self.add(record, "parent-domain", via, parent)
 
     def url(self, host: str, rest: str, value: str) -> None:
         """Exact canonical URL, then every mask anchored at the host or its parents."""
-        self.hit("url", text_key(value), "exact", check_value=value)
+        self.hit("url", text_key(value), "exact", value)
         self.masks("mask", host, rest)
         for parent in parents(host) if not host.startswith("[") else ():
             self.masks("dmask", parent, rest, host=host)

@@ -15,8 +15,12 @@ from publicsuffixlist import PublicSuffixList
 
 from trapline.indicators.errors import InvalidIndicator
 
-_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 _ASCII_NAME = re.compile(r"^[a-z0-9_.-]+$")
+# Labels of 1-63 letters, digits, '_' and inner '-'; two or more; TLD not all digits.
+_NAME = re.compile(
+    r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+"
+    r"(?=[a-z0-9_-]*[a-z_-])[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+)
 
 
 def canonical_domain(text: str) -> str:
@@ -27,13 +31,7 @@ def canonical_domain(text: str) -> str:
     name = text.strip().lower().rstrip(".")
     if not _ASCII_NAME.match(name):
         name = to_ascii(name)
-    if len(name) > 253 or "." not in name:
-        raise InvalidIndicator(text, "not a domain name")
-    labels = name.split(".")
-    for label in labels:
-        if not _LABEL.match(label):
-            raise InvalidIndicator(text, "not a domain name")
-    if labels[-1].isdigit():
+    if len(name) > 253 or _NAME.fullmatch(name) is None:
         raise InvalidIndicator(text, "not a domain name")
     return name
 
@@ -67,6 +65,7 @@ def _public_suffixes() -> PublicSuffixList:
     return PublicSuffixList()
 
 
+@lru_cache(maxsize=65536)
 def is_public_suffix(name: str) -> bool:
     """True if ``name`` is itself on the bundled Public Suffix List (``co.uk``, ``github.io``)."""
     return bool(_public_suffixes().is_public(name))

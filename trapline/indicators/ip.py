@@ -15,29 +15,35 @@ becomes ``192.0.2.0/24``.
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 
 from trapline.indicators.errors import InvalidIndicator
-from trapline.indicators.kinds import Indicator, Kind
+from trapline.indicators.kinds import Indicator, Kind, make
 
 _MAPPED_PREFIX = 0xFFFF << 32
 _MAPPED_MASK = ((1 << 96) - 1) << 32
 _DIGITS = frozenset("0123456789")
 
 
+_DOTTED = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
+_IPV6ISH = re.compile(r"\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:%[^\]]*)?\]?")
+
+
 def parse_dotted_ipv4(text: str) -> int | None:
     """Return the integer of a dotted-quad IPv4 address (decimal octets), else None."""
-    parts = text.split(".")
-    if len(parts) != 4:
+    try:
+        # inet_pton takes exactly the canonical spelling (no zero padding), in C.
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except (OSError, ValueError):
+        pass
+    match = _DOTTED.fullmatch(text)
+    if match is None:
         return None
-    value = 0
-    for part in parts:
-        if not part or len(part) > 3 or not _DIGITS.issuperset(part):
-            return None
-        octet = int(part)
-        if octet > 255:
-            return None
-        value = (value << 8) | octet
-    return value
+    a, b, c, d = (int(x) for x in match.groups())
+    if a > 255 or b > 255 or c > 255 or d > 255:
+        return None
+    return (a << 24) | (b << 16) | (c << 8) | d
 
 
 def _parse_number(part: str) -> int | None:
@@ -98,10 +104,10 @@ def mapped_ipv4(value: int) -> int | None:
 
 def parse_ipv6(text: str) -> int | None:
     """Return the integer of an IPv6 address (brackets and zone id allowed), else None."""
+    if _IPV6ISH.fullmatch(text) is None:
+        return None
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
-    if ":" not in text:
-        return None
     text = text.split("%", 1)[0]
     try:
         return int(ipaddress.IPv6Address(text))
@@ -113,7 +119,8 @@ def canonical_ip(text: str) -> Indicator | None:
     """Canonical ``ipv4``/``ipv6`` indicator of a bare address, or None if it is not one."""
     v4 = parse_dotted_ipv4(text)
     if v4 is not None:
-        return Indicator(Kind.IPV4, ipv4_text(v4))
+        # Most addresses are already canonical: skip rebuilding the text.
+        return Indicator(Kind.IPV4, text if "0" not in text else ipv4_text(v4))
     v6 = parse_ipv6(text)
     if v6 is None:
         return None
@@ -147,8 +154,8 @@ def canonical_cidr(text: str) -> Indicator:
         raise InvalidIndicator(text, "not an IP network") from exc
     if network.prefixlen == network.max_prefixlen:
         kind = Kind.IPV4 if network.version == 4 else Kind.IPV6
-        return Indicator(kind, str(network.network_address))
-    return Indicator(Kind.CIDR, f"{network.network_address}/{network.prefixlen}")
+        return make(kind, str(network.network_address))
+    return make(Kind.CIDR, f"{network.network_address}/{network.prefixlen}")
 
 
 def network_of(indicator: Indicator) -> tuple[int, int, int]:

@@ -32,3 +32,8 @@ class Indicator(NamedTuple):
 
     def __str__(self) -> str:
         return self.value
+
+
+def make(kind: Kind, value: str) -> Indicator:
+    """``Indicator(kind, value)`` without the NamedTuple constructor's overhead (hot paths)."""
+    return tuple.__new__(Indicator, (kind, value))

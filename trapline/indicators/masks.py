@@ -23,10 +23,12 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from trapline.indicators.errors import InvalidIndicator
+from trapline.indicators.refang import refang
 from trapline.indicators.url import HostKind, decode_path, decode_query, parse_host, strip_scheme
 
 WILDCARDS = frozenset("*?")
-_PORT = re.compile(r":\d*$")
+_PORT = re.compile(r":[0-9]*$")
+_HOST_PATTERN = re.compile(r"[a-z0-9._*?-]*[a-z0-9][a-z0-9._*?-]*")
 
 
 class HostMode:
@@ -47,17 +49,42 @@ class MaskShape(NamedTuple):
 
 
 def tokens(text: str) -> list[str]:
-    """Split canonical mask text into characters, bracketed literals (``[?]``) and wildcards."""
+    """Split mask text into wildcards (``*``, ``?``), escapes (``[?]``, ``[*]``, ``[[]``)
+    and single literal characters; any other ``[`` is a literal character."""
     out: list[str] = []
     index = 0
     while index < len(text):
-        if text[index] == "[" and index + 2 < len(text) and text[index + 2] == "]":
+        if text[index] == "[" and text[index + 1 : index + 3] in ("?]", "*]", "[]"):
             out.append(text[index : index + 3])
             index += 3
         else:
             out.append(text[index])
             index += 1
     return out
+
+
+def render(toks: list[str]) -> str:
+    """Canonical text of tokens: a literal ``[`` is written ``[[]``."""
+    return "".join("[[]" if t == "[" else t for t in toks)
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4 on a path that starts with ``/``."""
+    output: list[str] = []
+    segments = path.split("/")[1:]
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == "..":
+            if output:
+                output.pop()
+            if last:
+                output.append("")
+        elif segment == ".":
+            if last:
+                output.append("")
+        else:
+            output.append(segment)
+    return "/" + "/".join(output)
 
 
 def _literal(char: str) -> str:
@@ -116,9 +143,10 @@ def _canonical_rest(rest: str) -> str:
     if not rest:
         return ""
     path, sep, query = rest.partition("[?]")
-    path = "/" + decode_path(path).strip("/") if path.strip("/") else ""
+    path = remove_dot_segments(decode_path(path)) if path.strip("/") else ""
+    path = "/" + render(tokens(path.strip("/"))) if path.strip("/") else ""
     if sep:
-        return path + sep + decode_query(query)
+        return path + sep + render(tokens(decode_query(query)))
     return path
 
 
@@ -127,7 +155,7 @@ def canonical_mask(text: str, *, like: bool = False) -> MaskShape:
 
     Raises InvalidIndicator for a mask without a host or without any wildcard.
     """
-    source = text.strip()
+    source = refang(text)
     body = strip_scheme(from_like(source) if like else source).replace("\\", "/")
     host_part, rest = _split(body)
     if not like:
@@ -148,7 +176,10 @@ def canonical_mask(text: str, *, like: bool = False) -> MaskShape:
         if kind != HostKind.DOMAIN:
             raise InvalidIndicator(text, "a domain mask needs a domain name after '*.'")
         return MaskShape("*." + anchor + rest, HostMode.SUBDOMAIN, anchor, rest)
-    pattern = "".join(host_tokens)
+    pattern = render(host_tokens)
+    if _HOST_PATTERN.fullmatch(pattern) is None:
+        raise InvalidIndicator(text, "a host pattern needs letters or digits and may hold only "
+                                     "ASCII letters, digits, '.', '-', '_' and wildcards")
     return MaskShape(pattern + rest, HostMode.PATTERN, pattern, rest)
 
 

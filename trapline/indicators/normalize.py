@@ -12,7 +12,7 @@ from trapline.indicators.domain import canonical_domain
 from trapline.indicators.errors import InvalidIndicator
 from trapline.indicators.hashes import hash_kind
 from trapline.indicators.ip import canonical_cidr, canonical_ip
-from trapline.indicators.kinds import HASH_KINDS, Indicator, Kind
+from trapline.indicators.kinds import HASH_KINDS, Indicator, Kind, make
 from trapline.indicators.masks import canonical_mask, is_mask
 from trapline.indicators.refang import refang
 from trapline.indicators.url import canonical_url
@@ -20,6 +20,7 @@ from trapline.indicators.url import canonical_url
 _CIDR = re.compile(r"^[0-9A-Fa-f:.]+/[0-9.]+$")
 _URLISH = re.compile(r"[/?#@:\\]")
 MAX_LENGTH = 8192
+_KINDS: dict[str, Kind] = {kind.value: kind for kind in Kind}
 
 
 def normalize(value: str, kind: Kind | str | None = None) -> Indicator:
@@ -35,7 +36,10 @@ def normalize(value: str, kind: Kind | str | None = None) -> Indicator:
         raise InvalidIndicator(value, f"longer than {MAX_LENGTH} characters")
     if kind is None:
         return _detect(text, value)
-    return _as_kind(text, Kind(kind), value)
+    known = _KINDS.get(kind)
+    if known is None:
+        raise InvalidIndicator(value, f"unknown kind {kind!r}")
+    return _as_kind(text, known, value)
 
 
 def detect_kind(value: str) -> Kind | None:
@@ -49,9 +53,9 @@ def detect_kind(value: str) -> Kind | None:
 def _detect(text: str, original: str) -> Indicator:
     kind = hash_kind(text)
     if kind is not None:
-        return Indicator(kind, text.lower())
+        return make(kind, text.lower())
     if is_mask(text):
-        return Indicator(Kind.URL_MASK, canonical_mask(text).text)
+        return make(Kind.URL_MASK, canonical_mask(text).text)
     if _CIDR.match(text):
         return canonical_cidr(text)
     ip = canonical_ip(text)
@@ -59,12 +63,12 @@ def _detect(text: str, original: str) -> Indicator:
         return ip
     if not _URLISH.search(text):
         try:
-            return Indicator(Kind.DOMAIN, canonical_domain(text))
+            return make(Kind.DOMAIN, canonical_domain(text))
         except InvalidIndicator:
             pass
-    if _URLISH.search(text) or "." in text:
+    if _URLISH.search(text):
         url = canonical_url(text)
-        return Indicator(Kind.URL, url.value)
+        return make(Kind.URL, url.value)
     raise InvalidIndicator(original, "not an indicator")
 
 
@@ -72,16 +76,18 @@ def _as_kind(text: str, kind: Kind, original: str) -> Indicator:
     if kind in HASH_KINDS:
         if hash_kind(text) is not kind:
             raise InvalidIndicator(original, f"not an {kind} hash")
-        return Indicator(kind, text.lower())
+        return make(kind, text.lower())
     if kind is Kind.URL:
-        return Indicator(Kind.URL, canonical_url(text).value)
+        return make(Kind.URL, canonical_url(text).value)
     if kind is Kind.URL_MASK:
-        return Indicator(Kind.URL_MASK, canonical_mask(text).text)
+        return make(Kind.URL_MASK, canonical_mask(text).text)
     if kind is Kind.DOMAIN:
-        return Indicator(Kind.DOMAIN, canonical_domain(text))
+        return make(Kind.DOMAIN, canonical_domain(text))
     if kind is Kind.CIDR:
         return canonical_cidr(text if "/" in text else text + ("/128" if ":" in text else "/32"))
     ip = canonical_ip(text)
-    if ip is None or (kind is Kind.IPV6 and ip.kind is not Kind.IPV6 and ":" not in text):
+    # An IPv4-mapped IPv6 address is its IPv4 address, whichever of the two was asked.
+    if ip is None or (kind is Kind.IPV4 and ip.kind is not Kind.IPV4) or (
+            kind is Kind.IPV6 and ":" not in text):
         raise InvalidIndicator(original, f"not an {kind} address")
     return ip

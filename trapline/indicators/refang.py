@@ -18,7 +18,9 @@ def refang(value: str) -> str:
 
     ``hxxps[:]//evil[.]example/a`` gives ``https://evil.example/a``.
     """
-    if "[" not in value and "(" not in value and "{" not in value and "xx" not in value.lower():
-        return value
+    # Plain substring tests: a case-insensitive regex costs ten times more here.
+    if not ("[" in value or "(" in value or "{" in value or "xx" in value or "XX" in value
+            or "xX" in value or "Xx" in value):
+        return value.strip()
     value = _TOKENS.sub(lambda m: _REPLACEMENT[m.group(0).lower()], value)
     return _SCHEME.sub(lambda m: "http" + m.group(1).lower(), value.strip(), count=1)

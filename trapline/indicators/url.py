@@ -15,20 +15,22 @@ from __future__ import annotations
 
 import re
 from typing import NamedTuple
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import ada_url
 
 from trapline.indicators.errors import InvalidIndicator
 from trapline.indicators.ip import ipv4_text, ipv6_text, mapped_ipv4, parse_host_ipv4, parse_ipv6
+from trapline.indicators.refang import refang
 
 # Schemes that are dropped when a value starts with ``scheme:``; anything else
 # before a colon is a host (``example.com:8080/x``).
-SCHEMES = frozenset(
-    "http https ftp ftps sftp tftp ws wss tcp udp ssh telnet smb cifs ldap ldaps rtsp rtmp "
-    "mms irc ircs git svn nntp news gopher imap imaps pop pop3 pop3s smtp smtps rdp vnc "
-    "dns socks socks4 socks5 feed hxxp hxxps".split()
-)
+SCHEMES = frozenset({
+    "http", "https", "ftp", "ftps", "sftp", "tftp", "ws", "wss", "tcp", "udp", "ssh", "telnet",
+    "smb", "cifs", "ldap", "ldaps", "rtsp", "rtmp", "mms", "irc", "ircs", "git", "svn", "nntp",
+    "news", "gopher", "imap", "imaps", "pop", "pop3", "pop3s", "smtp", "smtps", "rdp", "vnc",
+    "dns", "socks", "socks4", "socks5", "feed", "hxxp", "hxxps",
+})
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _DOTS = re.compile(r"\.{2,}")
 _SLASHES = re.compile(r"/{2,}")
@@ -128,37 +130,77 @@ def decode_query(query: str) -> str:
     return _protect(unquote(query.replace("%00", ""), errors="replace").lower())
 
 
-def canonical_url(text: str) -> CanonicalURL:
-    """Canonical form of a URL; raises InvalidIndicator when it has no usable host."""
-    stripped = strip_scheme(text.strip())
-    host, rest = split_authority(stripped)
-    host = _DOTS.sub(".", host)
-    if not host.strip("."):
-        raise InvalidIndicator(text, "URL without a host")
-    try:
-        parsed = ada_url.URL("http://" + host + rest)
-    except ValueError as exc:
-        raise InvalidIndicator(text, "not a valid URL") from exc
-    host_text, host_kind = canonical_host(parsed.hostname)
+# A URL already in the shape every rule would leave alone except for the scheme,
+# ``www.``, port and a trailing ``/``: lower-case ASCII host whose last label starts
+# with a letter (so it is no IPv4 number) and no Punycode to validate; path and
+# query of characters that are neither escaped, decoded nor lower-cased.
+_SIMPLE = re.compile(
+    r"(?:(?:https?|ftp)://)?"
+    r"((?:[a-z0-9_-]+\.)+[a-z][a-z0-9_-]*)(?::[0-9]{1,5})?"
+    r"((?:/[a-z0-9_~.!$&'()*+,;=:@-]*)*)"
+    r"(\?[a-z0-9_~.!$&'()*+,;=:@/?-]*)?"
+)
+_DOT_SEGMENT = re.compile(r"/\.\.?(?:/|$)|//")
 
-    raw_path = parsed.pathname
-    path = decode_path(raw_path).strip("/")
-    query = decode_query(parsed.search[1:]) if parsed.search else ""
 
-    out = host_text
+def _simple_url(text: str) -> CanonicalURL | None:
+    match = _SIMPLE.fullmatch(text)
+    if match is None:
+        return None
+    host, path, query = match.group(1), match.group(2), match.group(3) or ""
+    if "xn--" in host or _DOT_SEGMENT.search(path):
+        return None
+    if host.startswith("www.") and "." in host[4:]:
+        host = host[4:]
+    return _assemble(host, HostKind.DOMAIN, path, path, query[1:])
+
+
+def _assemble(host: str, host_kind: str, raw_path: str, path: str, query: str) -> CanonicalURL:
+    out = host
+    path = path.strip("/")
     if path:
         out += "/" + path
     if query:
         if raw_path.endswith("/"):
             out += "/"
         out += "?" + query
-    out = _SLASHES.sub("/", out)
+    if "//" in out:
+        out = _SLASHES.sub("/", out)
     while True:
         trimmed = out.removesuffix("/.").removesuffix("?").removesuffix("/")
         if trimmed == out:
             break
         out = trimmed
-    if out.endswith(" "):
-        stripped_out = out.rstrip(" ")
-        out = stripped_out + "%20" * (len(out) - len(stripped_out))
-    return CanonicalURL(out, host_text, host_kind)
+    if out[-1:].isspace():
+        # A second parse would strip trailing whitespace: keep it, escaped.
+        stripped_out = out.rstrip()
+        out = stripped_out + quote(out[len(stripped_out):], safe="")
+    return CanonicalURL(out, host, host_kind)
+
+
+def canonical_url(text: str) -> CanonicalURL:
+    """Canonical form of a URL; raises InvalidIndicator when it has no usable host."""
+    text = refang(text)
+    simple = _simple_url(text)
+    if simple is not None:
+        return simple
+    stripped = strip_scheme(text)
+    host, rest = split_authority(stripped)
+    host = _DOTS.sub(".", host)
+    if not host.strip("."):
+        raise InvalidIndicator(text, "URL without a host")
+    try:
+        # One call for the whole serialization: each attribute costs a C round trip.
+        href = ada_url.URL("http://" + host + rest).href
+    except ValueError as exc:
+        raise InvalidIndicator(text, "not a valid URL") from exc
+    parsed_host, _, tail = href[7:].partition("/")
+    tail = "/" + tail.partition("#")[0]
+    raw_path, mark, raw_query = tail.partition("?")
+    host_text, host_kind = canonical_host(parsed_host)
+    query = decode_query(raw_query) if mark else ""
+    # The parser serializes an empty path as "/"; the vendor keeps a "/" before the
+    # query only when the URL had a path (``a.example?q=1`` vs ``a.example/?q=1``).
+    written_path = rest.split("?", 1)[0].split("#", 1)[0]
+    slash_path = raw_path if written_path else ""
+    return _assemble(host_text, host_kind, slash_path, decode_path(raw_path), query)

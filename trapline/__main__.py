@@ -1,0 +1,5 @@
+"""``python -m trapline`` is the ``trapline`` command."""
+
+from trapline.cli import main
+
+main()
