@@ -20,16 +20,19 @@ from trapline.index.records import (
     ENTRY_ENCODER,
     Entry,
     IndicatorRecord,
+    NameEntry,
     StoredRecord,
 )
 from trapline.indicators import InvalidIndicator, Kind, canonical_mask, normalize
 from trapline.indicators.ip import network_of
 from trapline.indicators.kinds import Indicator
 from trapline.indicators.masks import HostMode
+from trapline.indicators.url import split_canonical
 
 FORMAT_VERSION = 1
 MAX_REJECT_SAMPLES = 20
 _PREFIX_32 = bytes((32,))
+ROLE_DOMAIN, ROLE_URL, ROLE_MASK, ROLE_SUBMASK = range(4)  # NameEntry field order
 
 
 class SnapshotMeta(msgspec.Struct, kw_only=True):
@@ -44,6 +47,8 @@ class SnapshotMeta(msgspec.Struct, kw_only=True):
     v6_prefixes: list[int] = msgspec.field(default_factory=list)
     counts: dict[str, int] = msgspec.field(default_factory=dict)
     rejected: int = 0
+    single_label_names: bool = False  # a name key without a dot exists (``*.com``)
+    ip_names: bool = False            # a name key that is an IP host exists (``1.2.3.4/x/*``)
 
 
 class SnapshotBuilder:
@@ -55,6 +60,9 @@ class SnapshotBuilder:
         self._categories: dict[str, int] = {}
         self._v4: set[int] = set()
         self._v6: set[int] = set()
+        self._names: dict[bytes, tuple[list[StoredRecord], ...]] = {}
+        self._single_label_names = False
+        self._ip_names = False
         self._counts: dict[Kind, int] = dict.fromkeys(Kind, 0)
         self.rejected = 0
         self.reject_samples: list[str] = []
@@ -69,10 +77,11 @@ class SnapshotBuilder:
                 self.reject_samples.append(str(exc))
             return False
         # The hot path of every build: kept flat on purpose (bench/index_bench.py).
+        role = -1
         if kind is Kind.IPV4:
             space, key = "ip", _PREFIX_32 + socket.inet_aton(value)
         else:
-            space, key = self._place(kind, value)
+            space, key, role = self._place(kind, value)
         feed = self._feeds.get(record.feed)
         if feed is None:
             feed = self._feeds[record.feed] = len(self._feeds)
@@ -83,19 +92,25 @@ class SnapshotBuilder:
             feed,
             category,
             # The pattern is spelled by the key itself except for masks and long URLs.
-            value if space[-4:] == "mask" or key[0] == 0 else "",
+            value if role >= 2 or space == "pmask" or key[0] == 0 else "",
             record.first_seen,
             record.last_seen,
             record.valid_until,
             record.confidence,
             record.context,
         )
-        table = self._spaces[space]
-        entries = table.get(key)
-        if entries is None:
-            table[key] = [stored]
+        if role >= 0:
+            roles = self._names.get(key)
+            if roles is None:
+                roles = self._names[key] = ([], [], [], [])
+            roles[role].append(stored)
         else:
-            entries.append(stored)
+            table = self._spaces[space]
+            entries = table.get(key)
+            if entries is None:
+                table[key] = [stored]
+            else:
+                entries.append(stored)
         self._counts[kind] += 1
         return True
 
@@ -103,26 +118,36 @@ class SnapshotBuilder:
         """Add many records; returns how many were accepted."""
         return sum(self.add(record) for record in records)
 
-    def _place(self, kind: Kind, value: str) -> tuple[str, bytes]:
+    def _place(self, kind: Kind, value: str) -> tuple[str, bytes, int]:
+        """Key space, key and (in the ``name`` space) role of a canonical indicator."""
         if kind in (Kind.MD5, Kind.SHA1, Kind.SHA256):
-            return "hash", hash_key(value)
+            return "hash", hash_key(value), -1
         if kind is Kind.IPV4:
-            return "ip", _PREFIX_32 + socket.inet_aton(value)
+            return "ip", _PREFIX_32 + socket.inet_aton(value), -1
         if kind in (Kind.IPV6, Kind.CIDR):
             version, network, prefix = network_of(Indicator(kind, value))
             (self._v4 if version == 4 else self._v6).add(prefix)
-            return "ip", ip_key(version, network, prefix)
+            return "ip", ip_key(version, network, prefix), -1
         if kind is Kind.DOMAIN:
-            key = text_key(value)
-            return "domain", key
+            return "name", self._name_key(value), ROLE_DOMAIN
         if kind is Kind.URL:
-            return "url", text_key(value)
+            url = split_canonical(value)
+            if url.value == url.host:
+                return "name", self._name_key(url.host), ROLE_URL
+            return "url", text_key(value), -1
         shape = canonical_mask(value)
         if shape.mode == HostMode.EXACT:
-            return "mask", text_key(shape.anchor)
+            return "name", self._name_key(shape.anchor), ROLE_MASK
         if shape.mode == HostMode.SUBDOMAIN:
-            return "dmask", text_key(shape.anchor)
-        return "pmask", text_key(shape.text)
+            return "name", self._name_key(shape.anchor), ROLE_SUBMASK
+        return "pmask", text_key(shape.text), -1
+
+    def _name_key(self, name: str) -> bytes:
+        if "." not in name:
+            self._single_label_names = True
+        elif name[0] == "[" or name[-1].isdigit():
+            self._ip_names = True
+        return name.encode()
 
     def meta(self, version: int) -> SnapshotMeta:
         """The meta block for a snapshot of this content with the given version."""
@@ -136,10 +161,17 @@ class SnapshotBuilder:
             v6_prefixes=sorted(self._v6, reverse=True),
             counts=self.counts,
             rejected=self.rejected,
+            single_label_names=self._single_label_names,
+            ip_names=self._ip_names,
         )
 
     def entries(self, space: str) -> Iterator[tuple[bytes, bytes]]:
         """Encoded ``(key, entry)`` pairs of one key space in key order."""
+        if space == "name":
+            names = self._names
+            for key in sorted(names):
+                yield key, ENTRY_ENCODER.encode(NameEntry(*names[key]))
+            return
         table = self._spaces[space]
         for key in sorted(table):
             yield key, ENTRY_ENCODER.encode(Entry(0, table[key]))
@@ -151,6 +183,10 @@ class SnapshotBuilder:
 
     def __len__(self) -> int:
         return sum(self._counts.values())
+
+    def keys(self) -> int:
+        """Distinct keys over all key spaces."""
+        return len(self._names) + sum(len(table) for table in self._spaces.values())
 
     def stats(self) -> dict[str, Any]:
         """Counts per kind, rejected values and a few samples of the reasons."""

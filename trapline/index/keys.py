@@ -1,17 +1,17 @@
 """Binary keys per key space: how the index spells a canonical indicator.
 
 Key spaces (one LMDB sub-database each): ``hash`` (raw digest), ``ip`` (one byte
-of prefix length, then 4 or 16 address bytes), ``domain``, ``url`` (canonical
-text; over MAX_TEXT_KEY bytes a BLAKE2b digest behind a 0 byte), ``mask`` (host
-of a mask with a literal host), ``dmask`` (parent domain of a ``*.`` mask) and
-``pmask`` (canonical text of a mask with wildcards in its host).
+of prefix length, then 4 or 16 address bytes), ``name`` (a host name or IP host:
+everything anchored at it, see NameEntry), ``url`` (canonical URLs with a path or
+query; over MAX_TEXT_KEY bytes a BLAKE2b digest behind a 0 byte) and ``pmask``
+(canonical text of a mask with wildcards in its host).
 """
 
 from __future__ import annotations
 
 import hashlib
 
-SPACES = ("hash", "ip", "domain", "url", "mask", "dmask", "pmask")
+SPACES = ("hash", "ip", "name", "url", "pmask")
 MAX_TEXT_KEY = 480
 
 

@@ -48,5 +48,22 @@ class Entry(msgspec.Struct, frozen=True, array_like=True):
     records: list[StoredRecord]
 
 
+class NameEntry(msgspec.Struct, frozen=True, array_like=True):
+    """Everything anchored at one host name, so a label walk costs one read per label.
+
+    ``domain``: domain indicators equal to the name; ``url``: URL indicators that are
+    just the host; ``mask``: masks on exactly this host (``host/dir/*``);
+    ``submask``: domain masks of its proper subdomains (``*.name``).
+    """
+
+    domain: list[StoredRecord]
+    url: list[StoredRecord]
+    mask: list[StoredRecord]
+    submask: list[StoredRecord]
+
+
+NAME_ROLES = ("domain", "url", "mask", "submask")
+
 ENTRY_ENCODER = msgspec.msgpack.Encoder()
 ENTRY_DECODER = msgspec.msgpack.Decoder(Entry)
+NAME_DECODER = msgspec.msgpack.Decoder(NameEntry)

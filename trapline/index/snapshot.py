@@ -17,15 +17,16 @@ import msgspec
 from trapline.index.backend import Backend, View
 from trapline.index.build import SnapshotMeta
 from trapline.index.keys import hash_key, ip_key, text_key
-from trapline.index.records import ENTRY_DECODER, Entry, StoredRecord
+from trapline.index.records import ENTRY_DECODER, NAME_DECODER, Entry, StoredRecord
 from trapline.index.verdict import Match, Verdict
 from trapline.indicators import Indicator, InvalidIndicator, Kind, normalize
-from trapline.indicators.domain import is_public_suffix, parents
+from trapline.indicators.domain import is_public_suffix
 from trapline.indicators.ip import ipv4_int, ipv4_text, ipv6_text, parse_ipv6
-from trapline.indicators.masks import HostMode, MaskShape, canonical_mask, mask_matches
-from trapline.indicators.url import HostKind, canonical_url
+from trapline.indicators.masks import MaskShape, canonical_mask, mask_matches, rest_matches
+from trapline.indicators.url import HostKind, split_canonical
 
 _META_DECODER = msgspec.msgpack.Decoder(SnapshotMeta)
+_HASH_KINDS = (Kind.MD5, Kind.SHA1, Kind.SHA256)
 
 
 def _network_text(version: int, network: int, prefix: int) -> str:
@@ -43,10 +44,9 @@ class Snapshot:
         self.version = self.meta.version
         self._v4 = [(p, 32 - p) for p in self.meta.v4_prefixes]
         self._v6 = [(p, 128 - p) for p in self.meta.v6_prefixes]
-        view = backend.view()
-        self._patterns = [
+        self._patterns: list[tuple[MaskShape, Entry]] = [
             (canonical_mask(key.decode()), ENTRY_DECODER.decode(raw))
-            for key, raw in view.items("pmask")
+            for key, raw in backend.view().items("pmask")
         ]
 
     def __len__(self) -> int:
@@ -68,88 +68,98 @@ class Snapshot:
         return [self._lookup(view, item, when) for item in observables]
 
     def _lookup(self, view: View, observable: str | Indicator, now: float) -> Verdict:
-        text = observable.value if isinstance(observable, Indicator) else observable
-        try:
-            indicator = observable if isinstance(observable, Indicator) else normalize(observable)
-        except InvalidIndicator as exc:
-            return Verdict(text, None, self.version, [], exc.reason)
-        found: list[Match] = []
-        search = _Search(self, view, now, found)
-        kind = indicator.kind
-        if kind in (Kind.MD5, Kind.SHA1, Kind.SHA256):
-            search.hit("hash", hash_key(indicator.value), "exact", indicator.value)
-        elif kind is Kind.IPV4:
-            search.ip(4, ipv4_int(indicator.value))
-            search.url(indicator.value, "", indicator.value)
-        elif kind is Kind.IPV6:
-            search.ip(6, parse_ipv6(indicator.value) or 0)
-            host = f"[{indicator.value}]"
-            search.url(host, "", host)
-        elif kind is Kind.CIDR:
-            search.cidr(indicator.value)
-        elif kind is Kind.DOMAIN:
-            search.domain(indicator.value)
-            search.url(indicator.value, "", indicator.value)
-        elif kind is Kind.URL:
-            url = canonical_url(indicator.value)
-            search.url(url.host, url.value[len(url.host):], url.value)
-            if url.host_kind == HostKind.IPV4:
-                search.ip(4, ipv4_int(url.host), via="url-host")
-            elif url.host_kind == HostKind.IPV6:
-                search.ip(6, parse_ipv6(url.host) or 0, via="url-host")
-            else:
-                search.domain(url.host, via="url-host")
+        if isinstance(observable, Indicator):
+            indicator, text = observable, observable.value
         else:
-            search.hit("pmask", text_key(indicator.value), "exact", indicator.value)
-            shape = canonical_mask(indicator.value)
-            space = {"exact": "mask", "subdomain": "dmask"}.get(shape.mode)
-            if space:
-                search.masks(space, shape.anchor, None, exact_text=indicator.value)
-        return Verdict(text, indicator, self.version, found)
+            text = observable
+            try:
+                indicator = normalize(observable)
+            except InvalidIndicator as exc:
+                return Verdict(text, None, self.version, [], exc.reason)
+        search = _Search(self, view, now)
+        kind, value = indicator
+        if kind in _HASH_KINDS:
+            search.hit("hash", hash_key(value), "exact", value)
+        elif kind is Kind.IPV4:
+            search.ip(4, ipv4_int(value))
+            if self.meta.ip_names:
+                search.names(value, "", "")
+            search.patterns(value, "")
+        elif kind is Kind.IPV6:
+            search.ip(6, parse_ipv6(value) or 0)
+            if self.meta.ip_names:
+                search.names(f"[{value}]", "", "")
+            search.patterns(f"[{value}]", "")
+        elif kind is Kind.DOMAIN:
+            search.names(value, "", "")
+            search.patterns(value, "")
+        elif kind is Kind.URL:
+            url = split_canonical(value)
+            rest = value[len(url.host):]
+            if rest:
+                search.hit("url", text_key(value), "exact", value)
+            if url.host_kind == HostKind.DOMAIN:
+                search.names(url.host, rest, "url-host")
+            else:
+                if self.meta.ip_names:
+                    search.names(url.host, rest, "url-host")
+                address = url.host.strip("[]")
+                if url.host_kind == HostKind.IPV4:
+                    search.ip(4, ipv4_int(address), "url-host")
+                else:
+                    search.ip(6, parse_ipv6(address) or 0, "url-host")
+            search.patterns(url.host, rest)
+        elif kind is Kind.CIDR:
+            search.cidr(value)
+        else:
+            search.mask(value)
+        return Verdict(text, indicator, self.version, search.found + search.host_found)
 
 
 class _Search:
-    """The state of one lookup: the view, the clock and the matches found so far."""
+    """The state of one lookup: the view, the clock and the matches found so far.
 
-    __slots__ = ("found", "now", "snapshot", "view")
+    ``found`` collects matches on the observable itself, ``host_found`` those made
+    through a URL's host, which follow them in the verdict.
+    """
 
-    def __init__(self, snapshot: Snapshot, view: View, now: float, found: list[Match]) -> None:
+    __slots__ = ("found", "host_found", "now", "snapshot", "view")
+
+    def __init__(self, snapshot: Snapshot, view: View, now: float) -> None:
         self.snapshot = snapshot
         self.view = view
         self.now = now
-        self.found = found
+        self.found: list[Match] = []
+        self.host_found: list[Match] = []
 
-    def entry(self, space: str, key: bytes) -> Entry | None:
-        raw = self.view.get(space, key)
-        return None if raw is None else ENTRY_DECODER.decode(raw)
-
-    def add(self, record: StoredRecord, how: str, via: str = "", pattern: str = "") -> None:
+    def add(self, record: StoredRecord, how: str, pattern: str, via: str = "") -> None:
         if record.valid_until is not None and record.valid_until < self.now:
             return
         meta = self.snapshot.meta
-        self.found.append(Match(how, record.value or pattern, meta.feeds[record.feed],
-                                meta.categories[record.category], record.context,
-                                record.first_seen, record.last_seen, record.valid_until,
-                                record.confidence, via))
+        (self.host_found if via else self.found).append(Match(
+            how, record.value or pattern, meta.feeds[record.feed],
+            meta.categories[record.category], record.context, record.first_seen,
+            record.last_seen, record.valid_until, record.confidence, via))
 
     def hit(self, space: str, key: bytes, how: str, pattern: str, via: str = "") -> None:
-        entry = self.entry(space, key)
-        if entry is not None:
-            for record in entry.records:
+        raw = self.view.get(space, key)
+        if raw is not None:
+            for record in ENTRY_DECODER.decode(raw).records:
                 # A long URL's key is a digest: its record carries the text to compare.
                 if not record.value or space != "url" or record.value == pattern:
-                    self.add(record, how, via, pattern)
+                    self.add(record, how, pattern, via)
 
     def ip(self, version: int, address: int, via: str = "") -> None:
         """Exact address, then every containing network, longest prefix first."""
         lengths = self.snapshot._v4 if version == 4 else self.snapshot._v6
+        get = self.view.get
         for prefix, shift in lengths:
             network = (address >> shift) << shift
-            entry = self.entry("ip", ip_key(version, network, prefix))
-            if entry is not None:
+            raw = get("ip", ip_key(version, network, prefix))
+            if raw is not None:
                 pattern = _network_text(version, network, prefix)
-                for record in entry.records:
-                    self.add(record, "cidr" if shift else "exact", via, pattern)
+                for record in ENTRY_DECODER.decode(raw).records:
+                    self.add(record, "cidr" if shift else "exact", pattern, via)
 
     def cidr(self, value: str) -> None:
         """A network observable: the same network, then every network containing it."""
@@ -157,48 +167,70 @@ class _Search:
         version = 6 if ":" in address else 4
         address_int = (parse_ipv6(address) or 0) if version == 6 else ipv4_int(address)
         own = int(prefix_text)
-        lengths = self.snapshot._v4 if version == 4 else self.snapshot._v6
-        for prefix, shift in lengths:
+        for prefix, shift in self.snapshot._v4 if version == 4 else self.snapshot._v6:
             if prefix <= own:
                 network = (address_int >> shift) << shift
                 self.hit("ip", ip_key(version, network, prefix),
                          "exact" if prefix == own else "cidr",
                          _network_text(version, network, prefix))
 
-    def domain(self, name: str, via: str = "") -> None:
-        """Exact name, then parent domains on label boundaries (not public suffixes)."""
-        self.hit("domain", text_key(name), "exact", name, via)
-        for parent in parents(name):
-            entry = self.entry("domain", text_key(parent))
-            # A public suffix (co.uk, github.io) as an indicator matches only exactly.
-            if entry is not None and not is_public_suffix(parent):
-                for record in entry.records:
-                    self.add(record, "parent-domain", via, parent)
+    def names(self, host: str, rest: str, via: str) -> None:
+        """One read per label: the host itself, then each parent domain.
 
-    def url(self, host: str, rest: str, value: str) -> None:
-        """Exact canonical URL, then every mask anchored at the host or its parents."""
-        self.hit("url", text_key(value), "exact", value)
-        self.masks("mask", host, rest)
-        for parent in parents(host) if not host.startswith("[") else ():
-            self.masks("dmask", parent, rest, host=host)
+        At the host: domain and host-only URL indicators (exact), masks on the host.
+        At a parent: domain indicators (parent-domain, unless a public suffix) and
+        domain masks (``*.parent``). Masks match the observable itself, never ``via``.
+        """
+        get = self.view.get
+        name = host
+        first = True
+        single_labels = self.snapshot.meta.single_label_names
+        while True:
+            raw = get("name", name.encode())
+            if raw is not None:
+                entry = NAME_DECODER.decode(raw)
+                if first:
+                    for record in entry.domain:
+                        self.add(record, "exact", name, via)
+                    if not rest:
+                        for record in entry.url:
+                            self.add(record, "exact", name)
+                    for record in entry.mask:
+                        if rest_matches(record.value[len(name):], rest):
+                            self.add(record, "url-mask", name)
+                else:
+                    for record in entry.submask:
+                        if rest_matches(record.value[len(name) + 2:], rest):
+                            self.add(record, "domain-mask", name)
+                    if entry.domain and not is_public_suffix(name):
+                        # A public suffix (co.uk, github.io) matches only exactly.
+                        for record in entry.domain:
+                            self.add(record, "parent-domain", name, via)
+            dot = name.find(".")
+            if dot == -1 or name[0] == "[":
+                return
+            name = name[dot + 1 :]
+            if not single_labels and "." not in name:
+                return
+            first = False
+
+    def patterns(self, host: str, rest: str) -> None:
+        """Masks with wildcards inside the host, tried one by one (few by design)."""
         for shape, entry in self.snapshot._patterns:
             if mask_matches(shape, host, rest):
                 for record in entry.records:
-                    self.add(record, "url-mask")
+                    self.add(record, "url-mask", shape.text)
 
-    def masks(self, space: str, anchor: str, rest: str | None, *, host: str = "",
-              exact_text: str = "") -> None:
-        entry = self.entry(space, text_key(anchor))
-        if entry is None:
+    def mask(self, text: str) -> None:
+        """A mask observable matches the same mask only."""
+        shape = canonical_mask(text)
+        if shape.mode == "pattern":
+            self.hit("pmask", text_key(shape.text), "exact", shape.text)
             return
-        for record in entry.records:
-            if exact_text:
-                if record.value == exact_text:
-                    self.add(record, "exact")
-                continue
-            prefix = len(anchor) + (2 if space == "dmask" else 0)
-            mode = HostMode.SUBDOMAIN if space == "dmask" else HostMode.EXACT
-            shape = MaskShape(record.value, mode, anchor, record.value[prefix:])
-            if mask_matches(shape, host or anchor, rest or ""):
-                self.add(record, "domain-mask" if space == "dmask" else "url-mask")
-
+        raw = self.view.get("name", shape.anchor.encode())
+        if raw is None:
+            return
+        entry = NAME_DECODER.decode(raw)
+        for record in entry.mask if shape.mode == "exact" else entry.submask:
+            if record.value == shape.text:
+                self.add(record, "exact", shape.text)

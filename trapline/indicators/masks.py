@@ -146,7 +146,8 @@ def _canonical_rest(rest: str) -> str:
     path = remove_dot_segments(decode_path(path)) if path.strip("/") else ""
     path = "/" + render(tokens(path.strip("/"))) if path.strip("/") else ""
     if sep:
-        return path + sep + render(tokens(decode_query(query)))
+        # "/" keeps the query apart from the host when the text is read again.
+        return (path or "/") + sep + render(tokens(decode_query(query)))
     return path
 
 

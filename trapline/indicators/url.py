@@ -14,6 +14,7 @@ non-empty query is kept, as the vendor's reference normalizer keeps it:
 from __future__ import annotations
 
 import re
+import socket
 from typing import NamedTuple
 from urllib.parse import quote, unquote
 
@@ -34,6 +35,7 @@ SCHEMES = frozenset({
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _DOTS = re.compile(r"\.{2,}")
 _SLASHES = re.compile(r"/{2,}")
+_HOST_END = re.compile(r"[/?]")
 _AUTHORITY_END = re.compile(r"[/\\?#]")
 _NEEDS_ESCAPE = re.compile(r"[\x00-\x1f\x7f#]|%(?=[0-9A-Fa-f]{2})")
 
@@ -52,6 +54,20 @@ class CanonicalURL(NamedTuple):
     value: str
     host: str
     host_kind: str
+
+
+def split_canonical(value: str) -> CanonicalURL:
+    """Split an already canonical URL into host and kind without normalizing again."""
+    if value.startswith("["):
+        end = value.find("]") + 1
+        return CanonicalURL(value, value[:end], HostKind.IPV6)
+    match = _HOST_END.search(value)
+    host = value[: match.start()] if match else value
+    try:
+        socket.inet_pton(socket.AF_INET, host)
+        return CanonicalURL(value, host, HostKind.IPV4)
+    except OSError:
+        return CanonicalURL(value, host, HostKind.DOMAIN)
 
 
 def strip_scheme(text: str) -> str:
@@ -121,7 +137,7 @@ def parse_host(host: str, *, strip_www: bool = True) -> tuple[str, str]:
 
 def decode_path(path: str) -> str:
     """Percent-decode and lower-case a path, with ``\\`` as ``/`` and no ``//``."""
-    path = unquote(path.replace("%00", ""), errors="replace").replace("\\", "/").lower()
+    path = unquote(path, errors="replace").replace("\\", "/").lower()
     return _SLASHES.sub("/", _protect(path))
 
 
