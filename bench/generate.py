@@ -120,13 +120,17 @@ def _label(rng: random.Random) -> str:
     return first + "".join(rng.choices(_ALNUM, k=rng.randint(5, 13)))
 
 
-def _domain(rng: random.Random) -> str:
-    """A registrable-looking name of 2 to 4 labels over a few hundred parents."""
+def _domain(rng: random.Random, token: bool = False) -> str:
+    """A registrable-looking name of 2 to 4 labels over a few hundred parents.
+
+    With ``token`` the registrable label is a random token (never a word plus a
+    number), so the name is all but certainly not generated as an indicator.
+    """
     labels = rng.choices((1, 2, 3), weights=(55, 35, 10))[0]
     parent = rng.choice(_PARENTS)
     if parent.count(".") and labels == 3:
         labels = 2
-    parts = [_label(rng)]
+    parts = ["q" + "".join(rng.choices(_ALNUM, k=11)) if token else _label(rng)]
     parts.extend(rng.choice(_WORDS) for _ in range(labels - 1))
     return ".".join(reversed(parts)) + "." + parent
 
@@ -175,12 +179,13 @@ def _path(rng: random.Random) -> str:
     return "/" + "/".join(segments)
 
 
-def _url(rng: random.Random, first_octets: tuple[int, int] = (1, 100)) -> str:
+def _url(rng: random.Random, first_octets: tuple[int, int] = (1, 100),
+         token: bool = False) -> str:
     """``host/seg[/seg[/seg]][?k=v]``: canonical (no scheme, lower-case, no trailing slash).
 
     One host in ten is an IPv4 address with a first octet in ``first_octets``.
     """
-    host = _ipv4(rng, *first_octets) if rng.random() < 0.1 else _domain(rng)
+    host = _ipv4(rng, *first_octets) if rng.random() < 0.1 else _domain(rng, token)
     url = host + _path(rng)
     if rng.random() < 0.3:
         url += f"?{rng.choice(_QUERY_KEYS)}={rng.choice(_ALNUM)}{rng.randrange(100000)}"
@@ -384,14 +389,14 @@ def _miss_query(name: str, rng: random.Random) -> tuple[str, str]:
         value = _ipv6(rng, 0x2C00, 0x2FFF).upper()
         return value, value
     if name == "domain":
-        value = _domain(rng)
+        value = _domain(rng, token=True)
         return value, value
     if name == "subdomain":
-        value = f"{_label(rng)}.{_domain(rng)}"
+        value = f"{_label(rng)}.{_domain(rng, token=True)}"
         return value, value
-    url = _url(rng, (128, 223))
+    url = _url(rng, (128, 223), token=True)
     if name == "url-mask":
-        url = f"cdn{rng.randrange(100)}.{_domain(rng)}{_path(rng)}"
+        url = f"cdn{rng.randrange(100)}.{_domain(rng, token=True)}{_path(rng)}"
     return _scheme(rng) + url, url
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trapline.indicators import Indicator, Kind, normalize
 from trapline.index import IndicatorRecord, SnapshotBuilder
+from trapline.indicators import Indicator, Kind, normalize
 
 MD5 = "C1153422C5F68E731347F6A33F791598"
 SHA1 = "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709"

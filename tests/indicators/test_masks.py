@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from trapline.index import IndicatorRecord, build_memory_snapshot
 from trapline.indicators import InvalidIndicator, Kind, canonical_mask, canonical_url, normalize
 from trapline.indicators.masks import HostMode, from_like, mask_matches
-from trapline.index import IndicatorRecord, build_memory_snapshot
 
 # (mask, canonical text, mode, matches, must not match)
 SHAPES = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from trapline.index import IndicatorRecord, SnapshotBuilder
 from trapline.indicators import (
     Indicator,
     InvalidIndicator,
@@ -11,7 +12,6 @@ from trapline.indicators import (
     detect_kind,
     normalize,
 )
-from trapline.index import IndicatorRecord, SnapshotBuilder
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import msgspec
 
 from trapline.index.build import SnapshotBuilder, SnapshotMeta
 from trapline.index.catalog import SnapshotCatalog, SnapshotFollower
-from trapline.index.lmdb_backend import LmdbBackend, write_lmdb
+from trapline.index.lmdb_backend import open_lmdb, write_lmdb
 from trapline.index.memory_backend import MemoryBackend
 from trapline.index.records import IndicatorRecord
 from trapline.index.snapshot import Snapshot
@@ -41,7 +41,7 @@ def build_lmdb_snapshot(records: Iterable[IndicatorRecord] | SnapshotBuilder, pa
     """Write ``records`` to a new LMDB snapshot file at ``path`` and open it."""
     builder = _builder(records)
     write_lmdb(builder, Path(path), msgspec.msgpack.encode(builder.meta(version)))
-    return Snapshot(LmdbBackend(Path(path)))
+    return Snapshot(open_lmdb(Path(path)))
 
 
 def _builder(records: Iterable[IndicatorRecord] | SnapshotBuilder) -> SnapshotBuilder:

@@ -16,6 +16,10 @@ class View(Protocol):
         """Every ``(key, entry)`` of a (small) key space, for in-process structures."""
         ...
 
+    def keys(self, space: str) -> list[bytes]:
+        """Every key of a key space, for in-process membership tests."""
+        ...
+
 
 class Backend(Protocol):
     """A snapshot's storage: opens read views, closes when the snapshot is retired."""

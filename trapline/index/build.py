@@ -127,7 +127,8 @@ class SnapshotBuilder:
         if kind in (Kind.IPV6, Kind.CIDR):
             version, network, prefix = network_of(Indicator(kind, value))
             (self._v4 if version == 4 else self._v6).add(prefix)
-            return "ip", ip_key(version, network, prefix), -1
+            space = "cidr" if kind is Kind.CIDR else "ip"
+            return space, ip_key(version, network, prefix), -1
         if kind is Kind.DOMAIN:
             return "name", self._name_key(value), ROLE_DOMAIN
         if kind is Kind.URL:

@@ -20,7 +20,7 @@ import msgspec
 
 from trapline.errors import SnapshotError
 from trapline.index.build import SnapshotBuilder
-from trapline.index.lmdb_backend import LmdbBackend, write_lmdb
+from trapline.index.lmdb_backend import open_lmdb, write_lmdb
 from trapline.index.snapshot import Snapshot
 
 _NAME = re.compile(r"^v(\d{8})\.lmdb$")
@@ -100,7 +100,7 @@ class SnapshotCatalog:
         path = self.current_path()
         if path is None:
             raise SnapshotError(f"no snapshot published in {self.root}")
-        return Snapshot(LmdbBackend(path))
+        return Snapshot(open_lmdb(path))
 
 
 class SnapshotFollower:

@@ -1,7 +1,8 @@
 """Binary keys per key space: how the index spells a canonical indicator.
 
-Key spaces (one LMDB sub-database each): ``hash`` (raw digest), ``ip`` (one byte
-of prefix length, then 4 or 16 address bytes), ``name`` (a host name or IP host:
+Key spaces (one LMDB sub-database each): ``hash`` (raw digest), ``ip`` (addresses)
+and ``cidr`` (networks), both as one byte of prefix length and 4 or 16 address
+bytes, ``name`` (a host name or IP host:
 everything anchored at it, see NameEntry), ``url`` (canonical URLs with a path or
 query; over MAX_TEXT_KEY bytes a BLAKE2b digest behind a 0 byte) and ``pmask``
 (canonical text of a mask with wildcards in its host).
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
-SPACES = ("hash", "ip", "name", "url", "pmask")
+SPACES = ("hash", "ip", "cidr", "name", "url", "pmask")
 MAX_TEXT_KEY = 480
 
 

@@ -8,6 +8,8 @@ the same pages: the index costs memory once per node, not once per worker.
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from pathlib import Path
 
 import lmdb
@@ -56,11 +58,36 @@ class LmdbView:
     def items(self, space: str) -> list[tuple[bytes, bytes]]:
         return list(self._txn.cursor(db=self._dbs[space]).iternext())
 
+    def keys(self, space: str) -> list[bytes]:
+        return list(self._txn.cursor(db=self._dbs[space]).iternext(keys=True, values=False))
+
+
+_OPEN: weakref.WeakValueDictionary[tuple[str, int], LmdbBackend] = (
+    weakref.WeakValueDictionary())
+_OPEN_LOCK = threading.Lock()
+
+
+def open_lmdb(path: Path) -> LmdbBackend:
+    """The process's one backend for a snapshot file (LMDB maps a file once per process)."""
+    try:
+        identity = (str(Path(path).resolve()), os.stat(path).st_ino)
+    except OSError as exc:
+        raise SnapshotError(f"cannot open snapshot {path}: {exc}") from exc
+    with _OPEN_LOCK:
+        backend = _OPEN.get(identity)
+        if backend is None or backend.closed:
+            backend = _OPEN[identity] = LmdbBackend(path)
+        return backend
+
 
 class LmdbBackend:
-    """A snapshot file opened read-only, without a lock file (it is immutable)."""
+    """A snapshot file opened read-only, without a lock file (it is immutable).
+
+    Open it with ``open_lmdb``, which shares one instance per file and process.
+    """
 
     def __init__(self, path: Path) -> None:
+        self.closed = False
         try:
             self.env = lmdb.open(str(path), subdir=False, readonly=True, lock=False,
                                  max_dbs=len(SPACES) + 1, readahead=False)
@@ -78,4 +105,5 @@ class LmdbBackend:
         return LmdbView(self.env.begin(), self.dbs)
 
     def close(self) -> None:
+        self.closed = True
         self.env.close()

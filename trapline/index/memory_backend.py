@@ -26,5 +26,8 @@ class MemoryBackend:
     def items(self, space: str) -> list[tuple[bytes, bytes]]:
         return list(self.tables[space].items())
 
+    def keys(self, space: str) -> list[bytes]:
+        return list(self.tables[space])
+
     def close(self) -> None:
         self.tables = {space: {} for space in SPACES}

@@ -27,6 +27,8 @@ from trapline.indicators.url import HostKind, split_canonical
 
 _META_DECODER = msgspec.msgpack.Decoder(SnapshotMeta)
 _HASH_KINDS = (Kind.MD5, Kind.SHA1, Kind.SHA256)
+_PREFIX_32 = bytes((32,))
+_PREFIX_128 = bytes((128,))
 
 
 def _network_text(version: int, network: int, prefix: int) -> str:
@@ -42,11 +44,15 @@ class Snapshot:
         self.backend = backend
         self.meta = _META_DECODER.decode(backend.meta_bytes)
         self.version = self.meta.version
-        self._v4 = [(p, 32 - p) for p in self.meta.v4_prefixes]
-        self._v6 = [(p, 128 - p) for p in self.meta.v6_prefixes]
+        self._v4 = [(p, 32 - p) for p in self.meta.v4_prefixes if p != 32]
+        self._v6 = [(p, 128 - p) for p in self.meta.v6_prefixes if p != 128]
+        view = backend.view()
+        # Networks are few next to addresses: their keys stay in every process, so an
+        # IP lookup reads the file once for the address and only for networks that exist.
+        self._cidrs = frozenset(view.keys("cidr"))
         self._patterns: list[tuple[MaskShape, Entry]] = [
             (canonical_mask(key.decode()), ENTRY_DECODER.decode(raw))
-            for key, raw in backend.view().items("pmask")
+            for key, raw in view.items("pmask")
         ]
 
     def __len__(self) -> int:
@@ -151,15 +157,22 @@ class _Search:
 
     def ip(self, version: int, address: int, via: str = "") -> None:
         """Exact address, then every containing network, longest prefix first."""
-        lengths = self.snapshot._v4 if version == 4 else self.snapshot._v6
-        get = self.view.get
+        if version == 4:
+            raw = self.view.get("ip", _PREFIX_32 + address.to_bytes(4, "big"))
+            lengths = self.snapshot._v4
+        else:
+            raw = self.view.get("ip", _PREFIX_128 + address.to_bytes(16, "big"))
+            lengths = self.snapshot._v6
+        if raw is not None:
+            pattern = ipv4_text(address) if version == 4 else ipv6_text(address)
+            for record in ENTRY_DECODER.decode(raw).records:
+                self.add(record, "exact", pattern, via)
+        cidrs = self.snapshot._cidrs
         for prefix, shift in lengths:
             network = (address >> shift) << shift
-            raw = get("ip", ip_key(version, network, prefix))
-            if raw is not None:
-                pattern = _network_text(version, network, prefix)
-                for record in ENTRY_DECODER.decode(raw).records:
-                    self.add(record, "cidr" if shift else "exact", pattern, via)
+            key = ip_key(version, network, prefix)
+            if key in cidrs:
+                self.hit("cidr", key, "cidr", _network_text(version, network, prefix), via)
 
     def cidr(self, value: str) -> None:
         """A network observable: the same network, then every network containing it."""
@@ -167,12 +180,14 @@ class _Search:
         version = 6 if ":" in address else 4
         address_int = (parse_ipv6(address) or 0) if version == 6 else ipv4_int(address)
         own = int(prefix_text)
+        cidrs = self.snapshot._cidrs
         for prefix, shift in self.snapshot._v4 if version == 4 else self.snapshot._v6:
             if prefix <= own:
                 network = (address_int >> shift) << shift
-                self.hit("ip", ip_key(version, network, prefix),
-                         "exact" if prefix == own else "cidr",
-                         _network_text(version, network, prefix))
+                key = ip_key(version, network, prefix)
+                if key in cidrs:
+                    self.hit("cidr", key, "exact" if prefix == own else "cidr",
+                             _network_text(version, network, prefix))
 
     def names(self, host: str, rest: str, via: str) -> None:
         """One read per label: the host itself, then each parent domain.

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from trapline.indicators import Indicator
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(msgspec.Struct, frozen=True):
     """One matching record and the reason it matched.
 
     ``how`` is one of ``exact``, ``cidr``, ``parent-domain``, ``domain-mask``,
@@ -34,14 +34,13 @@ class Match:
         return f"{how} {self.pattern}"
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True):
     """The answer for one observable, against one snapshot version."""
 
     observable: str
     indicator: Indicator | None
     snapshot: int
-    matches: list[Match] = field(default_factory=list)
+    matches: list[Match] = msgspec.field(default_factory=list)
     error: str = ""
 
     @property

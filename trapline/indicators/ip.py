@@ -117,17 +117,23 @@ def parse_ipv6(text: str) -> int | None:
 
 def canonical_ip(text: str) -> Indicator | None:
     """Canonical ``ipv4``/``ipv6`` indicator of a bare address, or None if it is not one."""
-    v4 = parse_dotted_ipv4(text)
-    if v4 is not None:
-        # Most addresses are already canonical: skip rebuilding the text.
-        return Indicator(Kind.IPV4, text if "0" not in text else ipv4_text(v4))
+    if ":" not in text:
+        if not (text[:1].isdigit() and text[-1:].isdigit()):
+            return None
+        try:
+            socket.inet_pton(socket.AF_INET, text)
+            return make(Kind.IPV4, text)  # inet_pton takes only the canonical spelling
+        except (OSError, ValueError):
+            pass
+        v4 = parse_dotted_ipv4(text)
+        return None if v4 is None else make(Kind.IPV4, ipv4_text(v4))
     v6 = parse_ipv6(text)
     if v6 is None:
         return None
     inner = mapped_ipv4(v6)
     if inner is not None:
-        return Indicator(Kind.IPV4, ipv4_text(inner))
-    return Indicator(Kind.IPV6, ipv6_text(v6))
+        return make(Kind.IPV4, ipv4_text(inner))
+    return make(Kind.IPV6, ipv6_text(v6))
 
 
 def canonical_cidr(text: str) -> Indicator:

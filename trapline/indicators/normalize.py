@@ -13,7 +13,7 @@ from trapline.indicators.errors import InvalidIndicator
 from trapline.indicators.hashes import hash_kind
 from trapline.indicators.ip import canonical_cidr, canonical_ip
 from trapline.indicators.kinds import HASH_KINDS, Indicator, Kind, make
-from trapline.indicators.masks import canonical_mask, is_mask
+from trapline.indicators.masks import canonical_mask
 from trapline.indicators.refang import refang
 from trapline.indicators.url import canonical_url
 
@@ -51,25 +51,28 @@ def detect_kind(value: str) -> Kind | None:
 
 
 def _detect(text: str, original: str) -> Indicator:
+    # Cheapest tests first: most observables are hashes, addresses and names.
     kind = hash_kind(text)
     if kind is not None:
         return make(kind, text.lower())
-    if is_mask(text):
+    if "*" in text:
         return make(Kind.URL_MASK, canonical_mask(text).text)
-    if _CIDR.match(text):
-        return canonical_cidr(text)
-    ip = canonical_ip(text)
-    if ip is not None:
-        return ip
-    if not _URLISH.search(text):
+    urlish = _URLISH.search(text) is not None
+    if not urlish:
+        ip = canonical_ip(text)
+        if ip is not None:
+            return ip
         try:
             return make(Kind.DOMAIN, canonical_domain(text))
         except InvalidIndicator:
-            pass
-    if _URLISH.search(text):
-        url = canonical_url(text)
-        return make(Kind.URL, url.value)
-    raise InvalidIndicator(original, "not an indicator")
+            raise InvalidIndicator(original, "not an indicator") from None
+    if _CIDR.match(text):
+        return canonical_cidr(text)
+    if ":" in text:
+        ip = canonical_ip(text)
+        if ip is not None:
+            return ip
+    return make(Kind.URL, canonical_url(text).value)
 
 
 def _as_kind(text: str, kind: Kind, original: str) -> Indicator:
