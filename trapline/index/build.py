@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -51,13 +51,28 @@ class SnapshotMeta(msgspec.Struct, kw_only=True):
     ip_names: bool = False            # a name key that is an IP host exists (``1.2.3.4/x/*``)
 
 
+class SnapshotSource(Protocol):
+    """What publishing needs: the meta block and the sorted, encoded entries."""
+
+    rejected: int
+    reject_samples: list[str]
+
+    def meta(self, version: int) -> SnapshotMeta: ...
+
+    def entries(self, space: str) -> Iterator[tuple[bytes, bytes]]: ...
+
+    def __len__(self) -> int: ...
+
+
 class SnapshotBuilder:
     """Collects indicator records; ``entries()`` yields them grouped and sorted per key space."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, feeds: Iterable[str] = (), categories: Iterable[str] = ()) -> None:
+        """``feeds`` and ``categories`` pre-assign interned numbers (parallel builds)."""
         self._spaces: dict[str, dict[bytes, list[StoredRecord]]] = {s: {} for s in SPACES}
-        self._feeds: dict[str, int] = {}
-        self._categories: dict[str, int] = {}
+        self._feeds: dict[str, int] = {name: i for i, name in enumerate(dict.fromkeys(feeds))}
+        self._categories: dict[str, int] = {
+            name: i for i, name in enumerate(dict.fromkeys(categories))}
         self._v4: set[int] = set()
         self._v6: set[int] = set()
         self._names: dict[bytes, tuple[list[StoredRecord], ...]] = {}

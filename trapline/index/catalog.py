@@ -19,7 +19,7 @@ from pathlib import Path
 import msgspec
 
 from trapline.errors import SnapshotError
-from trapline.index.build import SnapshotBuilder
+from trapline.index.build import SnapshotSource
 from trapline.index.lmdb_backend import open_lmdb, write_lmdb
 from trapline.index.snapshot import Snapshot
 
@@ -54,7 +54,7 @@ class SnapshotCatalog:
             raise SnapshotError(f"{self.pointer} names no snapshot: {name!r}")
         return self.root / name
 
-    def publish(self, builder: SnapshotBuilder) -> int:
+    def publish(self, builder: SnapshotSource) -> int:
         """Write the builder's content as the next version and make it current."""
         self.root.mkdir(parents=True, exist_ok=True)
         version = max(self.versions(), default=0) + 1

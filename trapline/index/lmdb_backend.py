@@ -15,14 +15,14 @@ from pathlib import Path
 import lmdb
 
 from trapline.errors import SnapshotError
-from trapline.index.build import SnapshotBuilder
+from trapline.index.build import SnapshotSource
 from trapline.index.keys import SPACES
 
 MAP_SIZE = 1 << 40  # address space only: the file grows with what is written
 _META_KEY = b"meta"
 
 
-def write_lmdb(builder: SnapshotBuilder, path: Path, meta_bytes: bytes) -> None:
+def write_lmdb(builder: SnapshotSource, path: Path, meta_bytes: bytes) -> None:
     """Write a builder's entries and meta to a new LMDB file at ``path``, durably."""
     env = lmdb.open(str(path), subdir=False, map_size=MAP_SIZE, max_dbs=len(SPACES) + 1,
                     lock=False, sync=False, metasync=False, readahead=False)
