@@ -33,6 +33,7 @@ import multiprocessing as mp
 import os
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -74,6 +75,35 @@ def memory() -> dict[str, int]:
                 out[parts[0].rstrip(":")] = int(parts[1]) * 1024
     out["Private"] = out.get("Private_Clean", 0) + out.get("Private_Dirty", 0)
     return out
+
+
+class CpuWatch:
+    """How busy the machine was apart from this process, between start and ``stop()``.
+
+    Reads /proc/stat (all CPUs) and this process's own CPU time: ``others_cores``
+    is the average number of cores that other processes kept busy, ``steal_cores``
+    the hypervisor's steal time, both over the wall-clock interval.
+    """
+
+    def __init__(self) -> None:
+        self.start = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float, float]:
+        with open("/proc/stat") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+        tick = os.sysconf("SC_CLK_TCK")
+        user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+        busy = (user + nice + system + irq + softirq) / tick
+        return time.perf_counter(), busy, steal / tick, time.process_time()
+
+    def stop(self) -> dict[str, float]:
+        wall0, busy0, steal0, own0 = self.start
+        wall1, busy1, steal1, own1 = self._sample()
+        wall = max(wall1 - wall0, 1e-9)
+        return {"wall_s": wall, "own_cores": (own1 - own0) / wall,
+                "others_cores": max(0.0, (busy1 - busy0) - (own1 - own0)) / wall,
+                "steal_cores": (steal1 - steal0) / wall}
 
 
 MEM_KEYS = ("VmRSS", "Rss", "Pss", "Private", "Private_Clean", "Private_Dirty", "Anonymous")
@@ -131,6 +161,29 @@ def load_queries(path: str) -> list[QuerySet]:
 
 
 WARM = 50  # values at the end of each query set, looked up untimed before timing
+SLICE = 500  # values per timed slice; a rate is the median over the slices
+
+
+def _timed(run: Callable[[list[str]], Any], values: list[str]) -> dict[str, Any]:
+    """Time ``run`` over consecutive slices of ``values``: median and overall rates.
+
+    Each value is looked up once. The median over slices (CPU time and wall time)
+    drops the slices that a co-tenant process or a GC pass happened to slow down.
+    """
+    cpu_rates, wall_rates, results = [], [], []
+    total_cpu = total_wall = 0.0
+    for index in range(0, len(values), SLICE):
+        part = values[index:index + SLICE]
+        start, cpu = time.perf_counter(), time.process_time()
+        results.append(run(part))
+        wall, used = time.perf_counter() - start, time.process_time() - cpu
+        total_cpu += used
+        total_wall += wall
+        cpu_rates.append(len(part) / max(used, 1e-9))
+        wall_rates.append(len(part) / max(wall, 1e-9))
+    return {"per_cpu_s": statistics.median(cpu_rates), "per_s": statistics.median(wall_rates),
+            "overall_per_cpu_s": len(values) / total_cpu,
+            "overall_per_s": len(values) / total_wall, "results": results}
 
 
 def workload(snapshot: Snapshot, query_sets: list[QuerySet], per_call: bool) -> list[dict]:
@@ -141,29 +194,32 @@ def workload(snapshot: Snapshot, query_sets: list[QuerySet], per_call: bool) -> 
     first-touch costs are not charged to the first set that needs them."""
     for qs in query_sets:
         snapshot.lookup_many(qs.observed[-WARM:])
+    lookup = snapshot.lookup
+
+    def one_by_one(part: list[str]) -> None:
+        for value in part:
+            lookup(value)
+
     rows = []
     for qs in query_sets:
+        watch = CpuWatch()
         body = qs.observed[:-WARM] if len(qs.observed) > 2 * WARM else qs.observed
         half = max(1, len(body) // 2)
         first, second = body[:half], body[half:]
-        start, cpu = time.perf_counter(), time.process_time()
-        verdicts = snapshot.lookup_many(first)
-        many, many_cpu = time.perf_counter() - start, time.process_time() - cpu
+        many = _timed(snapshot.lookup_many, first)
+        verdicts = [v for part in many.pop("results") for v in part]
         detected = sum(v.detected for v in verdicts)
         hows = Counter(f"{m.via} {m.how}".strip() for v in verdicts for m in v.matches[:1])
         del verdicts
         row: dict[str, Any] = {"set": qs.label, "n": len(first),
-                               "many_per_s": len(first) / many,
-                               "many_per_cpu_s": len(first) / many_cpu,
                                "detected": detected / len(first),
                                "how": dict(hows.most_common(3))}
+        row.update({f"many_{key}": value for key, value in many.items()})
         if per_call and second:
-            lookup = snapshot.lookup
-            start, cpu = time.perf_counter(), time.process_time()
-            for value in second:
-                lookup(value)
-            row["call_per_s"] = len(second) / (time.perf_counter() - start)
-            row["call_per_cpu_s"] = len(second) / (time.process_time() - cpu)
+            call = _timed(one_by_one, second)
+            call.pop("results")
+            row.update({f"call_{key}": value for key, value in call.items()})
+        row["cpu"] = watch.stop()
         rows.append(row)
     return rows
 
@@ -266,6 +322,7 @@ def baseline(kind: str, count: int, queries_path: str) -> dict[str, Any]:
     rows = []
     for qs in query_sets:
         probes = qs.probe
+        watch = CpuWatch()
         elapsed = elapsed_cpu = float("inf")
         for _ in range(5):  # best of 5: no cache to warm, only noise to drop
             start, cpu = time.perf_counter(), time.process_time()
@@ -277,6 +334,7 @@ def baseline(kind: str, count: int, queries_path: str) -> dict[str, Any]:
             elapsed = min(elapsed, time.perf_counter() - start)
             elapsed_cpu = min(elapsed_cpu, time.process_time() - cpu)
         rows.append({"set": qs.label, "n": len(probes), "per_s": len(probes) / elapsed,
+                     "cpu": watch.stop(),
                      "per_cpu_s": len(probes) / elapsed_cpu, "detected": found / len(probes)})
     return {"kind": kind, "entries": len(table), "build_s": build_s, "before": before,
             "after": after, "delta": mem_delta(after, before), "rows": rows}
@@ -297,6 +355,7 @@ def build(count: int, per_set: int) -> tuple[SnapshotBuilder, QuerySampler, dict
     builder = SnapshotBuilder()
     sampler = QuerySampler(2 * per_set + WARM)
     gen_s = add_s = add_cpu_s = 0.0
+    watch = CpuWatch()
     stream = records(count, SEED)
     while True:
         start = time.perf_counter()
@@ -312,7 +371,8 @@ def build(count: int, per_set: int) -> tuple[SnapshotBuilder, QuerySampler, dict
             add(record)
         add_s += time.perf_counter() - start
         add_cpu_s += time.process_time() - cpu
-    return builder, sampler, {"generate_s": gen_s, "add_s": add_s, "add_cpu_s": add_cpu_s}
+    return builder, sampler, {"generate_s": gen_s, "add_s": add_s, "add_cpu_s": add_cpu_s,
+                              "cpu": watch.stop()}
 
 
 # --------------------------------------------------------------------------- report
@@ -422,6 +482,21 @@ def print_report(res: dict[str, Any]) -> None:
     for label, ratio in res["ratios"].items():
         print(f"  {label:<62} {ratio:8.2f}")
     print(f"\n  load average at start {res['loadavg_start']}, at end {res['loadavg_end']}")
+    print("  other processes' CPU use (cores, mean over the phase): " + ", ".join(
+        f"{label} {value:.2f}" for label, value in others_summary(res).items()))
+
+
+def others_summary(res: dict[str, Any]) -> dict[str, float]:
+    """Mean cores busy with other processes during build and each workload."""
+    out = {"build": res["build"]["cpu"]["others_cores"]}
+    for key in ("lmdb", "memory"):
+        if key in res:
+            rows = res[key]["rows"]
+            out[key] = sum(r["cpu"]["others_cores"] for r in rows) / len(rows)
+    for key in ("set", "dict"):
+        rows = res["baseline"][key]["rows"]
+        out[key] = sum(r["cpu"]["others_cores"] for r in rows) / len(rows)
+    return out
 
 
 def ratios(res: dict[str, Any]) -> dict[str, float]:

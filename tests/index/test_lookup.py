@@ -401,3 +401,23 @@ def test_empty_snapshot(make_snapshot):
         verdict = snapshot.lookup(observable)
         assert verdict.matches == []
         assert verdict.error == ""
+
+
+@pytest.mark.parametrize(
+    ("observable", "expected"),
+    [
+        ("http://1.2.3.4/dir/x", ["url-mask 1.2.3.4/dir/*"]),
+        ("http://0x01020304/dir", ["url-mask 1.2.3.4/dir/*"]),  # another host notation
+        ("http://1.2.3.4/other", []),
+        ("http://тест.рф/dir/a", ["url-mask xn--e1aybc.xn--p1ai/dir/*"]),
+        ("http://xn--e1aybc.xn--p1ai/dir/a", ["url-mask xn--e1aybc.xn--p1ai/dir/*"]),
+        ("http://[2001:db8:0::1]/dir/a", ["url-mask [2001:db8::1]/dir/*"]),
+        ("http://[::ffff:5.6.7.8]/x", ["exact 5.6.7.8/x"]),
+        ("http://84281096/x", ["exact 5.6.7.8/x"]),
+        ("http://[2001:0db8::2]/p", ["exact [2001:db8::2]/p"]),
+    ],
+)
+def test_urls_and_masks_with_address_and_idn_hosts(make_snapshot, observable, expected):
+    snapshot = make_snapshot(["1.2.3.4/dir/*", "тест.рф/dir/*", "[2001:DB8::1]/dir/*",
+                              "http://5.6.7.8/x", "http://[2001:db8::2]/p"])
+    assert explained(snapshot.lookup(observable)) == expected

@@ -205,6 +205,22 @@ def test_detected_url_idempotent(value: str) -> None:
     assert_fixed_point(indicator)
 
 
+@examples(500)
+@given(urls(), st.lists(st.integers(0, 200), min_size=1, max_size=3),
+       st.sampled_from(["*", "?*", "*?"]))
+@example("host.example/a%3Fb/*", [], "*")
+@example("host.example/a*%20", [], "*")
+def test_mask_idempotent(value: str, positions: list[int], wildcard: str) -> None:
+    for position in positions:
+        position = min(position, len(value))
+        value = value[:position] + wildcard + value[position:]
+    try:
+        indicator = normalize(value)
+    except InvalidIndicator:
+        return
+    assert_fixed_point(indicator)
+
+
 @examples(1000)
 @given(st.text())
 @example("[")
@@ -214,6 +230,9 @@ def test_detected_url_idempotent(value: str) -> None:
 @example("http://[")
 @example("*.")
 @example("0x")
+@example("host.example/a*%20")
+@example("0.0.0.0/%00?0")
+@example("0.aa/\x85?")
 def test_any_text_normalizes_or_raises_invalid_indicator(value: str) -> None:
     try:
         indicator = normalize(value)
@@ -223,7 +242,8 @@ def test_any_text_normalizes_or_raises_invalid_indicator(value: str) -> None:
 
 
 @examples(300)
-@given(st.text(alphabet=st.sampled_from("ab.:/?#@*%[]\\0x1fF-_ "), max_size=20))
+@given(st.text(alphabet=st.sampled_from("ab.:/?#@*%[]\\0x1fF-_ \x85"), max_size=20))
+@example("_\\*]] /")
 def test_url_like_text_normalizes_or_raises_invalid_indicator(value: str) -> None:
     try:
         indicator = normalize(value)

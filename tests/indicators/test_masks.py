@@ -314,3 +314,68 @@ def test_mask_dot_segments_are_removed_before_matching() -> None:
     snapshot = build_memory_snapshot([IndicatorRecord(value="host.example/a/../b/*")])
     assert snapshot.lookup("http://host.example/b/x").detected
     assert snapshot.lookup("http://host.example/a/../b/x").detected
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        "host.example/a*%20",  # a trailing space
+        "host.example/a* /",
+        "host.example/x?q=a*%20",
+        "host.example/a*%C2%85",  # a trailing control character (U+0085)
+        "host.example/a*%0A",
+        "host.example/a*%2541",
+        "host.example/a*%23",
+    ],
+)
+def test_mask_canonical_text_is_a_fixed_point(mask: str) -> None:
+    # Masks are canonicalized by the URL rules, which escape again whatever a second
+    # parse would read differently (control characters, '#', '%XX', trailing spaces).
+    once = normalize(mask)
+    assert once.kind is Kind.URL_MASK
+    assert normalize(once.value, Kind.URL_MASK) == once
+    assert normalize(once.value) == once
+
+
+@pytest.mark.parametrize(
+    ("mask", "url"),
+    [
+        ("host.example/a*%20", "http://host.example/ab%20"),
+        ("host.example/a*%2541", "http://host.example/ab%2541"),
+        ("host.example/a*%23x", "http://host.example/ab%23x"),
+        ("host.example/a*%0A", "http://host.example/ab%0a"),
+    ],
+)
+def test_mask_with_escaped_characters_matches_the_canonical_url(mask: str, url: str) -> None:
+    snapshot = build_memory_snapshot([IndicatorRecord(value=mask)])
+    assert [m.how for m in snapshot.lookup(url).matches] == ["url-mask"]
+    assert mask_matches(canonical_mask(mask), *_split(url))
+
+
+@pytest.mark.parametrize(
+    ("mask", "text"),
+    [
+        ("host.example/c%2Ad/*", "host.example/c[*]d/*"),  # an escaped * is a literal *
+        ("host.example/a%3Fb/*", "host.example/a[?]b/*"),  # an escaped ? is a literal ?
+        ("host.example/x?q=%2A*", "host.example/x[?]q=[*]*"),
+        ("host.example/x?q=%3F*", "host.example/x[?]q=[?]*"),
+        ("host.example/a%5B/*", "host.example/a[[]/*"),
+    ],
+)
+def test_escaped_wildcard_characters_stay_literal(mask: str, text: str) -> None:
+    assert canonical_mask(mask).text == text
+    assert canonical_mask(text).text == text
+
+
+@pytest.mark.parametrize(
+    ("mask", "yes", "no"),
+    [
+        ("host.example/c%2Ad/*", "http://host.example/c%2Ad/e", "http://host.example/cxxd/e"),
+        ("host.example/a%3Fb/*", "http://host.example/a%3Fb/c", "http://host.example/axb/c"),
+        ("host.example/x?q=%2A*", "http://host.example/x?q=%2Az", "http://host.example/x?q=yz"),
+    ],
+)
+def test_escaped_wildcard_characters_near_misses(mask: str, yes: str, no: str) -> None:
+    snapshot = build_memory_snapshot([IndicatorRecord(value=mask)])
+    assert [m.how for m in snapshot.lookup(normalize(yes, Kind.URL)).matches] == ["url-mask"]
+    assert snapshot.lookup(normalize(no, Kind.URL)).matches == [], f"{mask} must not match {no}"

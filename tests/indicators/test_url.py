@@ -334,6 +334,10 @@ def test_url_without_a_host_is_refused(value: str) -> None:
         "http://a.example/%0d%0a",
         "http://[2001:db8::1]/x",
         "http://тест.рф/ПУТЬ?Q=Ё",
+        "http://a.example/%3Fx%00y",  # a decoded ? before an escaped NUL
+        "http://a.example/%3F/%00",
+        "http://a.example/a%C2%85",  # a trailing U+0085 (a C1 control character)
+        "http://a.example/%00?q=1",
     ],
 )
 def test_canonical_url_is_a_fixed_point(value: str) -> None:
