@@ -13,7 +13,8 @@ import pytest
 DEMO = Path(__file__).resolve().parents[1] / "trapline" / "demo"
 
 
-def run(*args: str, data_dir: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def run(*args: str, data_dir: Path | None = None,
+        check: bool = True) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     if data_dir is not None:
         env["TRAPLINE_DATA_DIR"] = str(data_dir)

@@ -244,7 +244,7 @@ def test_url_match_order(make_snapshot):
         "exact a.evil.example/x",
         "url-mask a.evil.example/*",
         "domain-mask *.evil.example",
-        "url-mask a.*.example",
+        "url-mask a.*.example/*",
         "url-host exact a.evil.example",
         "url-host parent-domain evil.example",
     ]

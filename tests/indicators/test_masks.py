@@ -9,7 +9,14 @@ from __future__ import annotations
 import pytest
 
 from trapline.index import IndicatorRecord, build_memory_snapshot
-from trapline.indicators import InvalidIndicator, Kind, canonical_mask, canonical_url, normalize
+from trapline.indicators import (
+    Indicator,
+    InvalidIndicator,
+    Kind,
+    canonical_mask,
+    canonical_url,
+    normalize,
+)
 from trapline.indicators.masks import HostMode, from_like, mask_matches
 
 # (mask, canonical text, mode, matches, must not match)
@@ -55,7 +62,7 @@ SHAPES = [
     ),
     pytest.param(
         "ev?l.example/*",
-        "ev?l.example",
+        "ev?l.example/*",
         HostMode.PATTERN,
         ["evil.example/x", "ev1l.example", "http://evAl.example/a?b"],
         ["eviil.example/x", "evl.example/x", "evil.example.org/x"],
@@ -71,7 +78,7 @@ SHAPES = [
     ),
     pytest.param(
         "*evil*.example/*",
-        "*evil*.example",
+        "*evil*.example/*",
         HostMode.PATTERN,
         ["myevilhost.example/a", "evil.example", "a.evil.example/x"],
         ["evil.example.org/a", "good.example/evil"],
@@ -207,11 +214,20 @@ def test_mask_lookup_of_the_mask_itself_is_exact() -> None:
     snapshot = build_memory_snapshot(
         [IndicatorRecord(value=v) for v in ("*.evil.example", "host.example/dir/*", "*evil*.x")]
     )
-    for mask in ("*.evil.example", "host.example/dir/*", "*evil*.x"):
+    for mask in ("*.evil.example", "*evil*.x/*"):
         verdict = snapshot.lookup(mask)
         assert [(m.how, m.pattern) for m in verdict.matches] == [("exact", mask)]
     assert snapshot.lookup("*.other.example").matches == []
-    assert snapshot.lookup("host.example/dir/a*").matches == []
+
+
+def test_observed_url_with_a_star_is_a_url_not_a_mask() -> None:
+    """No observed host has a '*': with a literal host, '*' is a character of the URL."""
+    snapshot = build_memory_snapshot([IndicatorRecord(value="host.example/dir/*")])
+    verdict = snapshot.lookup("http://host.example/dir/a*")
+    assert verdict.indicator == Indicator(Kind.URL, "host.example/dir/a*")
+    assert [(m.how, m.pattern) for m in verdict.matches] == [("url-mask", "host.example/dir/*")]
+    assert [m.how for m in snapshot.lookup("host.example/dir/*").matches] == ["url-mask"]
+    assert snapshot.lookup("http://host.example/dirx/a*").matches == []
 
 
 def test_several_masks_on_one_host() -> None:
@@ -356,7 +372,8 @@ def test_mask_with_escaped_characters_matches_the_canonical_url(mask: str, url: 
     ("mask", "text"),
     [
         ("host.example/c%2Ad/*", "host.example/c[*]d/*"),  # an escaped * is a literal *
-        ("host.example/a%3Fb/*", "host.example/a[?]b/*"),  # an escaped ? is a literal ?
+        # An escaped ? in a path stays escaped, as in canonical URLs.
+        ("host.example/a%3Fb/*", "host.example/a%3fb/*"),
         ("host.example/x?q=%2A*", "host.example/x[?]q=[*]*"),
         ("host.example/x?q=%3F*", "host.example/x[?]q=[?]*"),
         ("host.example/a%5B/*", "host.example/a[[]/*"),

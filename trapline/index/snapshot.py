@@ -19,10 +19,17 @@ from trapline.index.build import SnapshotMeta
 from trapline.index.keys import hash_key, ip_key, text_key
 from trapline.index.records import ENTRY_DECODER, NAME_DECODER, Entry, StoredRecord
 from trapline.index.verdict import Match, Verdict
-from trapline.indicators import Indicator, InvalidIndicator, Kind, normalize
+from trapline.indicators import Indicator, InvalidIndicator, Kind
 from trapline.indicators.domain import is_public_suffix
 from trapline.indicators.ip import ipv4_int, ipv4_text, ipv6_text, parse_ipv6
-from trapline.indicators.masks import MaskShape, canonical_mask, mask_matches, rest_matches
+from trapline.indicators.masks import (
+    MaskShape,
+    canonical_mask,
+    mask_matches,
+    rest_matches,
+    shape_of,
+)
+from trapline.indicators.normalize import normalize_observable
 from trapline.indicators.url import HostKind, split_canonical
 
 _META_DECODER = msgspec.msgpack.Decoder(SnapshotMeta)
@@ -51,7 +58,7 @@ class Snapshot:
         # IP lookup reads the file once for the address and only for networks that exist.
         self._cidrs = frozenset(view.keys("cidr"))
         self._patterns: list[tuple[MaskShape, Entry]] = [
-            (canonical_mask(key.decode()), ENTRY_DECODER.decode(raw))
+            (shape_of(key.decode()), ENTRY_DECODER.decode(raw))
             for key, raw in view.items("pmask")
         ]
 
@@ -79,7 +86,7 @@ class Snapshot:
         else:
             text = observable
             try:
-                indicator = normalize(observable)
+                indicator = normalize_observable(observable)
             except InvalidIndicator as exc:
                 return Verdict(text, None, self.version, [], exc.reason)
         search = _Search(self, view, now)

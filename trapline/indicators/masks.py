@@ -19,12 +19,20 @@ against the *canonical* URL (``host/path?query``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
 from trapline.indicators.errors import InvalidIndicator
 from trapline.indicators.refang import refang
-from trapline.indicators.url import HostKind, decode_path, decode_query, parse_host, strip_scheme
+from trapline.indicators.url import (
+    HostKind,
+    decode_path,
+    decode_query,
+    escape_trailing_space,
+    parse_host,
+    strip_scheme,
+)
 
 WILDCARDS = frozenset("*?")
 _PORT = re.compile(r":[0-9]*$")
@@ -91,6 +99,10 @@ def _literal(char: str) -> str:
     return f"[{char}]" if char in "*?[" else char
 
 
+_SLASHES = re.compile(r"/{2,}")
+_HOST_END = re.compile(r"[/\\]")
+
+
 def _plain(tokens_: list[str]) -> str:
     return "".join(t[1] if len(t) == 3 else t for t in tokens_)
 
@@ -112,14 +124,25 @@ def from_like(pattern: str) -> str:
 
 
 def is_mask(text: str) -> bool:
-    """True when a (refanged) value has a ``*`` wildcard, so it is a mask and not a URL."""
-    return "*" in text
+    """True when a value has a ``*`` wildcard or a ``[?]`` (canonical masks), not a URL."""
+    return "*" in text or "[?]" in text
+
+
+def shape_of(text: str) -> MaskShape:
+    """The shape of *canonical* mask text, read back without canonicalizing again."""
+    if text.startswith("*.") and sum(t in WILDCARDS for t in tokens(text.split("/")[0])) == 1:
+        host, _, _ = text[2:].partition("/")
+        host = host.partition("[?]")[0]
+        return MaskShape(text, HostMode.SUBDOMAIN, host, text[2 + len(host):])
+    host = text.split("/", 1)[0].partition("[?]")[0]
+    wild = any(t in WILDCARDS for t in tokens(host))
+    return MaskShape(text, HostMode.PATTERN if wild else HostMode.EXACT, host, text[len(host):])
 
 
 def _split(body: str) -> tuple[str, str]:
     """Host pattern and rest of a mask body (no scheme); user info and port dropped."""
-    slash = body.find("/")
-    host, rest = (body, "") if slash == -1 else (body[:slash], body[slash:])
+    match = _HOST_END.search(body)
+    host, rest = (body, "") if match is None else (body[: match.start()], body[match.start() :])
     host = host.rpartition("@")[2]
     if not host.endswith("]"):
         host = _PORT.sub("", host)
@@ -138,16 +161,36 @@ def _mark_query_separator(rest: str) -> str:
     return "".join(toks)
 
 
+def _decoded_tokens(part: str, decode: Callable[[str], str]) -> list[str]:
+    """Tokens of a path or query pattern with each literal run decoded on its own.
+
+    Decoding runs apart keeps an escaped ``%2A`` a literal ``[*]``, never a wildcard.
+    """
+    out: list[str] = []
+    run: list[str] = []
+    for token in [*tokens(part), None]:
+        if token is not None and len(token) == 1 and token not in WILDCARDS:
+            run.append(token)
+            continue
+        if run:
+            out.extend(_literal(char) for char in decode("".join(run)))
+            run = []
+        if token is not None:
+            out.append(token)
+    return out
+
+
 def _canonical_rest(rest: str) -> str:
     """Canonical path-and-query pattern: decoded, lower-case, ``//`` collapsed."""
     if not rest:
         return ""
     path, sep, query = rest.partition("[?]")
-    path = remove_dot_segments(decode_path(path)) if path.strip("/") else ""
-    path = "/" + render(tokens(path.strip("/"))) if path.strip("/") else ""
+    path = "".join(_decoded_tokens(path, decode_path))
+    path = "/" + remove_dot_segments(_SLASHES.sub("/", "/" + path)).strip("/")
+    path = "" if path == "/" else path
     if sep:
         # "/" keeps the query apart from the host when the text is read again.
-        return (path or "/") + sep + render(tokens(decode_query(query)))
+        return (path or "/") + sep + "".join(_decoded_tokens(query, decode_query))
     return path
 
 
@@ -157,11 +200,11 @@ def canonical_mask(text: str, *, like: bool = False) -> MaskShape:
     Raises InvalidIndicator for a mask without a host or without any wildcard.
     """
     source = refang(text)
-    body = strip_scheme(from_like(source) if like else source).replace("\\", "/")
+    body = strip_scheme(from_like(source) if like else source)
     host_part, rest = _split(body)
     if not like:
         rest = _mark_query_separator(rest)
-    rest = _canonical_rest(rest)
+    rest = escape_trailing_space(_canonical_rest(rest))
     host_tokens = tokens(host_part.lower())
     wild = sum(t in WILDCARDS for t in host_tokens)
     if not host_tokens:
@@ -171,12 +214,13 @@ def canonical_mask(text: str, *, like: bool = False) -> MaskShape:
         if not any(t in WILDCARDS for t in tokens(rest)):
             raise InvalidIndicator(text, "no wildcard: a URL, not a mask")
         return MaskShape(host + rest, HostMode.EXACT, host, rest)
-    rest = "" if rest == "/*" else rest
     if host_tokens[:2] == ["*", "."] and wild == 1:
+        rest = "" if rest == "/*" else rest
         anchor, kind = _literal_host(text, _plain(host_tokens[2:]), strip_www=False)
         if kind != HostKind.DOMAIN:
             raise InvalidIndicator(text, "a domain mask needs a domain name after '*.'")
         return MaskShape("*." + anchor + rest, HostMode.SUBDOMAIN, anchor, rest)
+    rest = rest or "/*"  # any path; the "*" also marks the text as a mask
     pattern = render(host_tokens)
     if _HOST_PATTERN.fullmatch(pattern) is None:
         raise InvalidIndicator(text, "a host pattern needs letters or digits and may hold only "

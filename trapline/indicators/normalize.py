@@ -42,6 +42,22 @@ def normalize(value: str, kind: Kind | str | None = None) -> Indicator:
     return _as_kind(text, known, value)
 
 
+def normalize_observable(value: str) -> Indicator:
+    """Like ``normalize``, for a value seen in traffic rather than written in a feed.
+
+    A ``*`` in the path of an observed URL is a character, not a wildcard: a value
+    that reads as a mask with a literal host is the URL. (``*.evil.example`` and
+    other host patterns stay masks: no observed host has a ``*``.)
+    """
+    indicator = normalize(value)
+    if indicator.kind is Kind.URL_MASK and canonical_mask(indicator.value).mode == "exact":
+        try:
+            return make(Kind.URL, canonical_url(refang(value.strip())).value)
+        except InvalidIndicator:
+            return indicator
+    return indicator
+
+
 def detect_kind(value: str) -> Kind | None:
     """The kind of a bare value, or None when it is not an indicator."""
     try:
@@ -55,7 +71,7 @@ def _detect(text: str, original: str) -> Indicator:
     kind = hash_kind(text)
     if kind is not None:
         return make(kind, text.lower())
-    if "*" in text:
+    if "*" in text or "[?]" in text:
         return make(Kind.URL_MASK, canonical_mask(text).text)
     urlish = _URLISH.search(text) is not None
     if not urlish:

@@ -38,6 +38,7 @@ _SLASHES = re.compile(r"/{2,}")
 _HOST_END = re.compile(r"[/?]")
 _AUTHORITY_END = re.compile(r"[/\\?#]")
 _NEEDS_ESCAPE = re.compile(r"[\x00-\x1f\x7f#]|%(?=[0-9A-Fa-f]{2})")
+_PATH_NEEDS_ESCAPE = re.compile(r"[\x00-\x1f\x7f#?]|%(?=[0-9A-Fa-f]{2})")
 
 
 class HostKind:
@@ -112,15 +113,23 @@ def canonical_host(host: str, *, strip_www: bool = True) -> tuple[str, str]:
     return host, HostKind.DOMAIN
 
 
-def _protect(text: str) -> str:
+def _protect(text: str, pattern: re.Pattern[str] = _NEEDS_ESCAPE) -> str:
     """Re-escape what a second parse would read differently, so canonical forms are fixed points.
 
-    Control characters, ``#`` and a ``%`` that starts an escape (``%41``) are written
-    as escapes again; everything else stays decoded.
+    Control characters, ``#`` (and in a path ``?``) and a ``%`` that starts an escape
+    (``%41``) are written as escapes again; everything else stays decoded.
     """
-    if _NEEDS_ESCAPE.search(text):
-        text = _NEEDS_ESCAPE.sub(lambda m: f"%{ord(m.group(0)[0]):02x}" + m.group(0)[1:], text)
+    if pattern.search(text):
+        text = pattern.sub(lambda m: f"%{ord(m.group(0)[0]):02x}" + m.group(0)[1:], text)
     return text
+
+
+def escape_trailing_space(text: str) -> str:
+    """Escape trailing whitespace, which a second parse would strip (``a%20``)."""
+    if not text[-1:].isspace():
+        return text
+    stripped = text.rstrip()
+    return stripped + quote(text[len(stripped):], safe="")
 
 
 def parse_host(host: str, *, strip_www: bool = True) -> tuple[str, str]:
@@ -136,14 +145,18 @@ def parse_host(host: str, *, strip_www: bool = True) -> tuple[str, str]:
 
 
 def decode_path(path: str) -> str:
-    """Percent-decode and lower-case a path, with ``\\`` as ``/`` and no ``//``."""
+    """Percent-decode and lower-case a path, with ``\\`` as ``/`` and no ``//``.
+
+    A decoded ``?`` stays escaped (``%3f``): it is part of the path, not a query.
+    """
     path = unquote(path, errors="replace").replace("\\", "/").lower()
-    return _SLASHES.sub("/", _protect(path))
+    return _SLASHES.sub("/", _protect(path, _PATH_NEEDS_ESCAPE))
 
 
 def decode_query(query: str) -> str:
-    """Unescape and lower-case a query (``+`` stays ``+``; ``%00`` is dropped)."""
-    return _protect(unquote(query.replace("%00", ""), errors="replace").lower())
+    """Unescape and lower-case a query (``+`` stays ``+``; ``%00`` and NUL are dropped)."""
+    decoded = unquote(query.replace("%00", ""), errors="replace").replace("\x00", "")
+    return _protect(decoded.lower())
 
 
 # A URL already in the shape every rule would leave alone except for the scheme,
@@ -187,11 +200,7 @@ def _assemble(host: str, host_kind: str, raw_path: str, path: str, query: str) -
         if trimmed == out:
             break
         out = trimmed
-    if out[-1:].isspace():
-        # A second parse would strip trailing whitespace: keep it, escaped.
-        stripped_out = out.rstrip()
-        out = stripped_out + quote(out[len(stripped_out):], safe="")
-    return CanonicalURL(out, host, host_kind)
+    return CanonicalURL(escape_trailing_space(out), host, host_kind)
 
 
 def canonical_url(text: str) -> CanonicalURL:
