@@ -8,9 +8,11 @@ throwaway snapshots and the in-memory comparison of bench/.
 
 from __future__ import annotations
 
+import gc
 import socket
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import msgspec
@@ -49,6 +51,22 @@ class SnapshotMeta(msgspec.Struct, kw_only=True):
     rejected: int = 0
     single_label_names: bool = False  # a name key without a dot exists (``*.com``)
     ip_names: bool = False            # a name key that is an IP host exists (``1.2.3.4/x/*``)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of acyclic objects are made.
+
+    A build allocates one record and one list per indicator and no cycles; the
+    collector's full passes over that growing heap cost a third of the build time.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class SnapshotSource(Protocol):
@@ -131,7 +149,8 @@ class SnapshotBuilder:
 
     def add_all(self, records: Iterable[IndicatorRecord]) -> int:
         """Add many records; returns how many were accepted."""
-        return sum(self.add(record) for record in records)
+        with gc_paused():
+            return sum(self.add(record) for record in records)
 
     def _place(self, kind: Kind, value: str) -> tuple[str, bytes, int]:
         """Key space, key and (in the ``name`` space) role of a canonical indicator."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import lmdb
 
 from trapline.errors import SnapshotError
-from trapline.index.build import SnapshotSource
+from trapline.index.build import SnapshotSource, gc_paused
 from trapline.index.keys import SPACES
 
 MAP_SIZE = 1 << 40  # address space only: the file grows with what is written
@@ -29,7 +29,7 @@ def write_lmdb(builder: SnapshotSource, path: Path, meta_bytes: bytes) -> None:
     try:
         for space in SPACES:
             db = env.open_db(space.encode())
-            with env.begin(write=True, db=db) as txn:
+            with gc_paused(), env.begin(write=True, db=db) as txn:
                 txn.cursor().putmulti(builder.entries(space), append=True)
         with env.begin(write=True) as txn:
             txn.put(_META_KEY, meta_bytes)

@@ -24,7 +24,7 @@ class IndicatorRecord(msgspec.Struct, frozen=True, kw_only=True):
     confidence: int | None = None
 
 
-class StoredRecord(msgspec.Struct, frozen=True, array_like=True):
+class StoredRecord(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """A record as a snapshot holds it: interned feed and category, lifecycle, context.
 
     ``value`` is the canonical pattern where the key cannot spell it (masks, URLs
