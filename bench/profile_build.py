@@ -22,10 +22,10 @@ from pathlib import Path
 
 from generate import records
 
-from trapline.index import SnapshotBuilder, SnapshotCatalog
+from trapline.index import IndicatorRecord, SnapshotBuilder, SnapshotCatalog
 
 
-def build(recs: list, data_dir: Path) -> tuple[float, float]:
+def build(recs: list[IndicatorRecord], data_dir: Path) -> tuple[float, float]:
     """Add every record and publish an LMDB snapshot; (add seconds, write seconds)."""
     builder = SnapshotBuilder()
     start = time.perf_counter()

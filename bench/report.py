@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from index_bench import others_summary
+
 
 def load(path: Path) -> dict[str, Any]:
     """The result dict from the ``JSON `` line of a run's output."""
@@ -111,8 +113,10 @@ def main() -> int:
         print(f"### N = {res['count']:,}: serving memory\n\n{memory_table(res)}\n")
         print(f"### N = {res['count']:,}: lookups per CPU second\n\n{lookup_table(res)}\n")
         print(f"### N = {res['count']:,}: baseline\n\n{ratio_table(res)}\n")
-        print(f"load average at start {res['loadavg_start']}, at end {res['loadavg_end']}; "
-              f"trapline sources {res['trapline']['sha256']}\n")
+        others = ", ".join(f"{k} {v:.2f}" for k, v in others_summary(res).items())
+        loadavg = ", ".join(f"{x:.2f}" for x in res["loadavg_start"])
+        print(f"Other processes' CPU use during each phase (mean cores): {others}. "
+              f"Load average at start {loadavg}; trapline sources {res['trapline']['sha256']}.\n")
     return 0
 
 

@@ -206,10 +206,15 @@ def _assemble(host: str, host_kind: str, raw_path: str, path: str, query: str) -
 def canonical_url(text: str) -> CanonicalURL:
     """Canonical form of a URL; raises InvalidIndicator when it has no usable host."""
     text = refang(text)
-    simple = _simple_url(text)
-    if simple is not None:
-        return simple
-    stripped = strip_scheme(text)
+    # Every rule lower-cases host, path and query alike, so an ASCII URL may be
+    # lower-cased whole before the fast path looks at it.
+    simple = _simple_url(text.lower()) if text.isascii() else None
+    return simple if simple is not None else parsed_url(text)
+
+
+def parsed_url(text: str) -> CanonicalURL:
+    """The general path of ``canonical_url``: the WHATWG parser, then the vendor rules."""
+    stripped = strip_scheme(text.strip())
     host, rest = split_authority(stripped)
     host = _DOTS.sub(".", host)
     if not host.strip("."):
