@@ -18,8 +18,11 @@ Phases (see bench/RESULTS.md for what each number means):
    canonical string -> (feed, category); ``x.lower() in s`` / ``d.get(x.lower())``.
 
 ``--queries`` is the number of lookups per mode, split evenly over the 20 query
-sets (10 kinds, hit and miss); each set holds twice that many distinct values, the
-first half for ``lookup_many``, the second for per-call ``lookup``.
+sets (10 kinds, hit and miss): each set holds 2 x queries/20 distinct values (plus
+50 for an untimed warm-up), the first half for ``lookup_many``, the second for
+per-call ``lookup``. Rates are medians over slices of 500 lookups, per CPU second
+(robust to other processes on the machine) and per wall-clock second; the CPU use
+of other processes during each phase is recorded too (``CpuWatch``).
 Everything printed is also in the JSON line at the end.
 """
 

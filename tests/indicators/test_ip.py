@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trapline.indicators import InvalidIndicator, Kind, normalize
+from trapline.indicators.ip import canonical_cidr
 
 
 @pytest.mark.parametrize(
@@ -122,3 +127,25 @@ def test_requested_ip_kind_is_enforced(value: str, kind: Kind) -> None:
 
 def test_mapped_address_requested_as_ipv4_is_the_ipv4_address() -> None:
     assert normalize("::ffff:192.0.2.1", Kind.IPV4) == (Kind.IPV4, "192.0.2.1")
+
+
+@given(st.integers(min_value=0, max_value=2**128 - 1), st.sampled_from([0, 1, 2, 3]))
+def test_ipv6_text_agrees_with_ipaddress(value: int, zero_runs: int) -> None:
+    """The C library's formatting is used only where it is RFC 5952, as ipaddress is."""
+    from trapline.indicators.ip import ipv6_text
+
+    groups = [(value >> (16 * i)) & 0xFFFF for i in range(8)]
+    for run in range(zero_runs):
+        start = (value >> (3 * run)) % 8
+        for i in range(start, min(8, start + run + 1)):
+            groups[i] = 0
+    value = sum(g << (16 * i) for i, g in enumerate(groups))
+    assert ipv6_text(value) == str(ipaddress.IPv6Address(value))
+
+
+@given(st.integers(min_value=0, max_value=2**32 - 1), st.integers(min_value=0, max_value=32))
+def test_fast_cidr_agrees_with_ipaddress_v4(value: int, prefix: int) -> None:
+    network = ipaddress.IPv4Network((value, prefix), strict=False)
+    indicator = canonical_cidr(f"{ipaddress.IPv4Address(value)}/{prefix}")
+    expected = str(network.network_address) if prefix == 32 else str(network)
+    assert indicator.value == expected

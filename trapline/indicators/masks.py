@@ -185,21 +185,64 @@ def _canonical_rest(rest: str) -> str:
     if not rest:
         return ""
     path, sep, query = rest.partition("[?]")
-    path = "".join(_decoded_tokens(path, decode_path))
-    path = "/" + remove_dot_segments(_SLASHES.sub("/", "/" + path)).strip("/")
+    cleaned = remove_dot_segments(_SLASHES.sub("/", "/" + "".join(
+        _decoded_tokens(path, decode_path))))
+    path = "/" + cleaned.strip("/")
     path = "" if path == "/" else path
     if sep:
-        # "/" keeps the query apart from the host when the text is read again.
+        # As in canonical URLs, a "/" before the query stays (``dir/?*``); it also
+        # keeps the query apart from the host when the text is read again.
+        if path and cleaned.endswith("/"):
+            path += "/"
         return (path or "/") + sep + "".join(_decoded_tokens(query, decode_query))
     return path
 
 
-def canonical_mask(text: str, *, like: bool = False) -> MaskShape:
+# The shapes vendor feeds write most, in characters that no rule changes:
+# ``*.domain``, ``host/dir/*`` and ``host/x.php?*`` (see _simple_mask).
+_SIMPLE_HOST = r"(?:[a-z0-9_-]+\.)+[a-z][a-z0-9_-]*"
+_SIMPLE_PATH = r"(?:/[a-z0-9_~.!$&'()+,;=:@-]*)*"
+_SIMPLE_DOMAIN_MASK = re.compile(rf"(?:(?:https?|ftp)://)?\*\.({_SIMPLE_HOST})(?:/\*)?")
+_SIMPLE_PATH_MASK = re.compile(
+    rf"(?:(?:https?|ftp)://)?({_SIMPLE_HOST})(?::[0-9]{{1,5}})?({_SIMPLE_PATH})(/\*|\?\*)")
+_UNSIMPLE_PATH = re.compile(r"//|/\.\.?(?:/|$)")
+
+
+def _simple_mask(text: str) -> MaskShape | None:
+    """``canonical_mask`` of lower-case ASCII masks of the common shapes, without parsing."""
+    match = _SIMPLE_DOMAIN_MASK.fullmatch(text)
+    if match is not None:
+        anchor = match.group(1)
+        if "xn--" in anchor:
+            return None
+        return MaskShape("*." + anchor, HostMode.SUBDOMAIN, anchor, "")
+    match = _SIMPLE_PATH_MASK.fullmatch(text)
+    if match is None:
+        return None
+    host, path, tail = match.groups()
+    if "xn--" in host or _UNSIMPLE_PATH.search(path + "/") or not (path or tail == "/*"):
+        return None  # ``host?*`` has its "?" in the host part: a host pattern
+    if host.startswith("www.") and "." in host[4:]:
+        host = host[4:]
+    rest = path.rstrip("/") + "/*" if tail == "/*" else (path or "/") + "[?]*"
+    return MaskShape(host + rest, HostMode.EXACT, host, rest)
+
+
+def parsed_mask(text: str) -> MaskShape:
+    """The general path of ``canonical_mask`` for vendor syntax (tests compare the two)."""
+    return canonical_mask(text, like=False, fast=False)
+
+
+def canonical_mask(text: str, *, like: bool = False, fast: bool = True) -> MaskShape:
     """Canonical shape of a vendor mask, or of a STIX ``LIKE`` pattern when ``like``.
 
     Raises InvalidIndicator for a mask without a host or without any wildcard.
     """
     source = refang(text)
+    if fast and not like and source.isascii():
+        simple = _simple_mask(source.lower())
+        if simple is not None:
+            return simple
     body = strip_scheme(from_like(source) if like else source)
     host_part, rest = _split(body)
     if not like:
