@@ -39,3 +39,22 @@ def test_fast_path_takes_the_common_shapes() -> None:
     for mask in ("ev?l.example/*", "evil.example/a%20/*", "evil.example/a/../*",
                  "*.xn--e1aybc.xn--p1ai", "evil.example//a/*", "1.2.3.4/*"):
         assert _simple_mask(mask) is None, mask
+
+
+# What follows the host in a canonical URL: nothing, a path or a query.
+REST = st.one_of(st.just(""), st.text("ab/?.[]*x", max_size=8).map(lambda r: "/" + r),
+                 st.text("ab/?.[]*x", max_size=8).map(lambda r: "?" + r))
+
+
+@settings(max_examples=2000)
+@given(st.sampled_from(["", "/a", "/a/b", "/a[?]b", "/x.php", "/[[]x]", "/[*]"]),
+       st.sampled_from(["/*", "[?]*"]), REST)
+def test_prefix_masks_agree_with_their_regex(prefix: str, tail: str, url_rest: str) -> None:
+    """Folder and script masks are tested by prefix; the regex is the reference."""
+    from trapline.indicators.masks import compile_pattern, rest_matches
+
+    pattern = prefix + tail
+    if tail == "[?]*" and not prefix:
+        pattern = "/" + pattern
+    expected = compile_pattern(pattern).fullmatch(url_rest) is not None
+    assert rest_matches(pattern, url_rest) == expected

@@ -25,10 +25,10 @@ from trapline.index.records import (
     NameEntry,
     StoredRecord,
 )
-from trapline.indicators import InvalidIndicator, Kind, canonical_mask, normalize
+from trapline.indicators import InvalidIndicator, Kind, normalize
 from trapline.indicators.ip import network_of
 from trapline.indicators.kinds import Indicator
-from trapline.indicators.masks import HostMode
+from trapline.indicators.masks import HostMode, shape_of
 from trapline.indicators.url import split_canonical
 
 FORMAT_VERSION = 1
@@ -170,7 +170,7 @@ class SnapshotBuilder:
             if url.value == url.host:
                 return "name", self._name_key(url.host), ROLE_URL
             return "url", text_key(value), -1
-        shape = canonical_mask(value)
+        shape = shape_of(value)  # value is canonical already: split it, don't parse again
         if shape.mode == HostMode.EXACT:
             return "name", self._name_key(shape.anchor), ROLE_MASK
         if shape.mode == HostMode.SUBDOMAIN:

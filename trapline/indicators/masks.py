@@ -311,7 +311,27 @@ def rest_matches(rest_pattern: str, url_rest: str) -> bool:
     """Does what follows the host in a canonical URL match a mask's rest pattern?"""
     if not rest_pattern:
         return True
+    # Folder and script masks with no other wildcard are prefix tests: no regex to
+    # compile for each of a feed's many masks (docs/performance.md).
+    if rest_pattern[-2:] == "/*":
+        prefix = rest_pattern[:-2]
+        if not _HAS_WILDCARD.search(prefix):
+            prefix = _unescape(prefix)
+            return url_rest == prefix or (url_rest.startswith(prefix) and url_rest[
+                len(prefix) : len(prefix) + 1] in ("/", "?")) or not prefix
+    elif rest_pattern[-4:] == "[?]*":
+        prefix = rest_pattern[:-4]
+        if not _HAS_WILDCARD.search(prefix):
+            prefix = _unescape(prefix)
+            return url_rest == prefix or url_rest.startswith(prefix + "?")
     return compile_pattern(rest_pattern).fullmatch(url_rest) is not None
+
+
+_HAS_WILDCARD = re.compile(r"(?<!\[)[*?](?!\])")
+
+
+def _unescape(text: str) -> str:
+    return text.replace("[?]", "?").replace("[*]", "*").replace("[[]", "[") if "[" in text else text
 
 
 def mask_matches(shape: MaskShape, url_host: str, url_rest: str) -> bool:
