@@ -108,15 +108,16 @@ def mapped_ipv4(value: int) -> int | None:
 
 def parse_ipv6(text: str) -> int | None:
     """Return the integer of an IPv6 address (brackets and zone id allowed), else None."""
-    if _IPV6ISH.fullmatch(text) is None:
-        return None
-    if text.startswith("[") and text.endswith("]"):
+    if text[:1] == "[" and text[-1:] == "]":
         text = text[1:-1]
-    text = text.split("%", 1)[0]
+    if "%" in text:
+        text = text.split("%", 1)[0]
     try:
         return int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
     except (OSError, ValueError):
         pass
+    if _IPV6ISH.fullmatch(text) is None:
+        return None
     try:
         return int(ipaddress.IPv6Address(text))
     except ValueError:
@@ -203,7 +204,7 @@ def network_of(indicator: Indicator) -> tuple[int, int, int]:
     if indicator.kind is Kind.IPV4:
         return 4, ipv4_int(indicator.value), 32
     if indicator.kind is Kind.IPV6:
-        return 6, parse_ipv6(indicator.value) or 0, 128
+        return 6, int.from_bytes(socket.inet_pton(socket.AF_INET6, indicator.value), "big"), 128
     address, _, prefix = indicator.value.partition("/")
     if ":" in address:
         return 6, parse_ipv6(address) or 0, int(prefix)

@@ -130,12 +130,10 @@ def is_mask(text: str) -> bool:
 
 def shape_of(text: str) -> MaskShape:
     """The shape of *canonical* mask text, read back without canonicalizing again."""
-    if text.startswith("*.") and sum(t in WILDCARDS for t in tokens(text.split("/")[0])) == 1:
-        host, _, _ = text[2:].partition("/")
-        host = host.partition("[?]")[0]
-        return MaskShape(text, HostMode.SUBDOMAIN, host, text[2 + len(host):])
     host = text.split("/", 1)[0].partition("[?]")[0]
-    wild = any(t in WILDCARDS for t in tokens(host))
+    wild = host.count("*") + host.count("?") - host.count("[*]") - host.count("[?]")
+    if wild == 1 and host.startswith("*."):
+        return MaskShape(text, HostMode.SUBDOMAIN, host[2:], text[len(host):])
     return MaskShape(text, HostMode.PATTERN if wild else HostMode.EXACT, host, text[len(host):])
 
 

@@ -64,11 +64,13 @@ def split_canonical(value: str) -> CanonicalURL:
         return CanonicalURL(value, value[:end], HostKind.IPV6)
     match = _HOST_END.search(value)
     host = value[: match.start()] if match else value
-    try:
-        socket.inet_pton(socket.AF_INET, host)
-        return CanonicalURL(value, host, HostKind.IPV4)
-    except OSError:
-        return CanonicalURL(value, host, HostKind.DOMAIN)
+    if host[-1:].isdigit():  # a canonical domain's last label has a letter
+        try:
+            socket.inet_pton(socket.AF_INET, host)
+            return CanonicalURL(value, host, HostKind.IPV4)
+        except OSError:
+            pass
+    return CanonicalURL(value, host, HostKind.DOMAIN)
 
 
 def strip_scheme(text: str) -> str:
