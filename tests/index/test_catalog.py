@@ -213,3 +213,18 @@ def test_follower_survives_pointer_rewritten_with_the_same_name(tmp_path: Path) 
     assert follower.get().lookup("a.example").detected
     catalog.publish(builder_of("b.example"))
     assert follower.get().version == 2
+
+
+def test_snapshot_of_another_format_is_refused(tmp_path) -> None:
+    import msgspec
+
+    from trapline.errors import SnapshotError
+    from trapline.index import Snapshot, SnapshotBuilder
+    from trapline.index.memory_backend import MemoryBackend
+
+    builder = SnapshotBuilder()
+    meta = msgspec.structs.replace(builder.meta(1), format=99)
+    with pytest.raises(SnapshotError, match="format 99"):
+        Snapshot(MemoryBackend(builder, msgspec.msgpack.encode(meta)))
+    with pytest.raises(SnapshotError, match="unreadable"):
+        Snapshot(MemoryBackend(builder, b"\xc1garbage"))

@@ -178,10 +178,10 @@ class SnapshotBuilder:
         return "pmask", text_key(shape.text), -1
 
     def _name_key(self, name: str) -> bytes:
-        if "." not in name:
-            self._single_label_names = True
-        elif name[0] == "[" or name[-1].isdigit():
+        if name[0] == "[" or name[-1].isdigit():
             self._ip_names = True
+        elif "." not in name:
+            self._single_label_names = True
         return name.encode()
 
     def meta(self, version: int) -> SnapshotMeta:

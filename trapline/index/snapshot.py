@@ -14,8 +14,9 @@ from collections.abc import Iterable
 
 import msgspec
 
+from trapline.errors import SnapshotError
 from trapline.index.backend import Backend, View
-from trapline.index.build import SnapshotMeta
+from trapline.index.build import FORMAT_VERSION, SnapshotMeta
 from trapline.index.keys import hash_key, ip_key, text_key
 from trapline.index.records import ENTRY_DECODER, NAME_DECODER, Entry, StoredRecord
 from trapline.index.verdict import Match, Verdict
@@ -49,7 +50,13 @@ class Snapshot:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.meta = _META_DECODER.decode(backend.meta_bytes)
+        try:
+            self.meta = _META_DECODER.decode(backend.meta_bytes)
+        except msgspec.DecodeError as exc:
+            raise SnapshotError(f"unreadable snapshot meta block: {exc}") from exc
+        if self.meta.format != FORMAT_VERSION:
+            raise SnapshotError(f"snapshot format {self.meta.format}, this trapline reads "
+                                f"{FORMAT_VERSION}: rebuild it with `trapline feeds load`")
         self.version = self.meta.version
         self._v4 = [(p, 32 - p) for p in self.meta.v4_prefixes if p != 32]
         self._v6 = [(p, 128 - p) for p in self.meta.v6_prefixes if p != 128]
