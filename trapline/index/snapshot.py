@@ -58,12 +58,19 @@ class Snapshot:
             raise SnapshotError(f"snapshot format {self.meta.format}, this trapline reads "
                                 f"{FORMAT_VERSION}: rebuild it with `trapline feeds load`")
         self.version = self.meta.version
-        self._v4 = [(p, 32 - p) for p in self.meta.v4_prefixes if p != 32]
-        self._v6 = [(p, 128 - p) for p in self.meta.v6_prefixes if p != 128]
         view = backend.view()
-        # Networks are few next to addresses: their keys stay in every process, so an
-        # IP lookup reads the file once for the address and only for networks that exist.
-        self._cidrs = frozenset(view.keys("cidr"))
+        # Networks are few next to addresses: they stay in every process as one set of
+        # network numbers per prefix length, so an IP lookup reads the file once for
+        # the address and only for networks that exist.
+        networks: dict[tuple[int, int], set[int]] = {}
+        for key in view.keys("cidr"):
+            bits = 32 if len(key) == 5 else 128
+            networks.setdefault((bits, key[0]), set()).add(
+                int.from_bytes(key[1:], "big") >> (bits - key[0]))
+        self._v4 = [(p, 32 - p, frozenset(networks.get((32, p), ())))
+                    for p in self.meta.v4_prefixes if p != 32]
+        self._v6 = [(p, 128 - p, frozenset(networks.get((128, p), ())))
+                    for p in self.meta.v6_prefixes if p != 128]
         self._patterns: list[tuple[MaskShape, Entry]] = [
             (shape_of(key.decode()), ENTRY_DECODER.decode(raw))
             for key, raw in view.items("pmask")
@@ -181,12 +188,11 @@ class _Search:
             pattern = ipv4_text(address) if version == 4 else ipv6_text(address)
             for record in ENTRY_DECODER.decode(raw).records:
                 self.add(record, "exact", pattern, via)
-        cidrs = self.snapshot._cidrs
-        for prefix, shift in lengths:
-            network = (address >> shift) << shift
-            key = ip_key(version, network, prefix)
-            if key in cidrs:
-                self.hit("cidr", key, "cidr", _network_text(version, network, prefix), via)
+        for prefix, shift, networks in lengths:
+            if address >> shift in networks:
+                network = (address >> shift) << shift
+                self.hit("cidr", ip_key(version, network, prefix), "cidr",
+                         _network_text(version, network, prefix), via)
 
     def cidr(self, value: str) -> None:
         """A network observable: the same network, then every network containing it."""
@@ -194,14 +200,12 @@ class _Search:
         version = 6 if ":" in address else 4
         address_int = (parse_ipv6(address) or 0) if version == 6 else ipv4_int(address)
         own = int(prefix_text)
-        cidrs = self.snapshot._cidrs
-        for prefix, shift in self.snapshot._v4 if version == 4 else self.snapshot._v6:
-            if prefix <= own:
+        for prefix, shift, networks in self.snapshot._v4 if version == 4 else self.snapshot._v6:
+            if prefix <= own and address_int >> shift in networks:
                 network = (address_int >> shift) << shift
-                key = ip_key(version, network, prefix)
-                if key in cidrs:
-                    self.hit("cidr", key, "exact" if prefix == own else "cidr",
-                             _network_text(version, network, prefix))
+                self.hit("cidr", ip_key(version, network, prefix),
+                         "exact" if prefix == own else "cidr",
+                         _network_text(version, network, prefix))
 
     def names(self, host: str, rest: str, via: str) -> None:
         """One read per label: the host itself, then each parent domain.
