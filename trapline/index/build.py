@@ -110,11 +110,7 @@ class SnapshotBuilder:
                 self.reject_samples.append(str(exc))
             return False
         # The hot path of every build: kept flat on purpose (bench/index_bench.py).
-        role = -1
-        if kind is Kind.IPV4:
-            space, key = "ip", _PREFIX_32 + socket.inet_aton(value)
-        else:
-            space, key, role = self._place(kind, value)
+        space, key, role = self._place(kind, value)
         feed = self._feeds.get(record.feed)
         if feed is None:
             feed = self._feeds[record.feed] = len(self._feeds)

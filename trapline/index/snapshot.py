@@ -24,6 +24,7 @@ from trapline.indicators import Indicator, InvalidIndicator, Kind
 from trapline.indicators.domain import is_public_suffix
 from trapline.indicators.ip import ipv4_int, ipv4_text, ipv6_text, parse_ipv6
 from trapline.indicators.masks import (
+    HostMode,
     MaskShape,
     canonical_mask,
     mask_matches,
@@ -257,13 +258,13 @@ class _Search:
     def mask(self, text: str) -> None:
         """A mask observable matches the same mask only."""
         shape = canonical_mask(text)
-        if shape.mode == "pattern":
+        if shape.mode == HostMode.PATTERN:
             self.hit("pmask", text_key(shape.text), "exact", shape.text)
             return
         raw = self.view.get("name", shape.anchor.encode())
         if raw is None:
             return
         entry = NAME_DECODER.decode(raw)
-        for record in entry.mask if shape.mode == "exact" else entry.submask:
+        for record in entry.mask if shape.mode == HostMode.EXACT else entry.submask:
             if record.value == shape.text:
                 self.add(record, "exact", shape.text)

@@ -37,7 +37,11 @@ def parse_dotted_ipv4(text: str) -> int | None:
         # inet_pton takes exactly the canonical spelling (no zero padding), in C.
         return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
     except (OSError, ValueError):
-        pass
+        return _padded_ipv4(text)
+
+
+def _padded_ipv4(text: str) -> int | None:
+    """A dotted quad with zero-padded octets (``001.002.003.004``), read as decimal."""
     match = _DOTTED.fullmatch(text)
     if match is None:
         return None
@@ -134,7 +138,7 @@ def canonical_ip(text: str) -> Indicator | None:
             return make(Kind.IPV4, text)  # inet_pton takes only the canonical spelling
         except (OSError, ValueError):
             pass
-        v4 = parse_dotted_ipv4(text)
+        v4 = _padded_ipv4(text)
         return None if v4 is None else make(Kind.IPV4, ipv4_text(v4))
     v6 = parse_ipv6(text)
     if v6 is None:

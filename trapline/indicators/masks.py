@@ -26,12 +26,15 @@ from typing import NamedTuple
 from trapline.indicators.errors import InvalidIndicator
 from trapline.indicators.refang import refang
 from trapline.indicators.url import (
+    SIMPLE_HOST,
+    SLASHES,
     HostKind,
     decode_path,
     decode_query,
     escape_trailing_space,
     parse_host,
     strip_scheme,
+    without_www,
 )
 
 WILDCARDS = frozenset("*?")
@@ -99,7 +102,6 @@ def _literal(char: str) -> str:
     return f"[{char}]" if char in "*?[" else char
 
 
-_SLASHES = re.compile(r"/{2,}")
 _HOST_END = re.compile(r"[/\\]")
 
 
@@ -183,7 +185,7 @@ def _canonical_rest(rest: str) -> str:
     if not rest:
         return ""
     path, sep, query = rest.partition("[?]")
-    cleaned = remove_dot_segments(_SLASHES.sub("/", "/" + "".join(
+    cleaned = remove_dot_segments(SLASHES.sub("/", "/" + "".join(
         _decoded_tokens(path, decode_path))))
     path = "/" + cleaned.strip("/")
     path = "" if path == "/" else path
@@ -198,11 +200,10 @@ def _canonical_rest(rest: str) -> str:
 
 # The shapes vendor feeds write most, in characters that no rule changes:
 # ``*.domain``, ``host/dir/*`` and ``host/x.php?*`` (see _simple_mask).
-_SIMPLE_HOST = r"(?:[a-z0-9_-]+\.)+[a-z][a-z0-9_-]*"
 _SIMPLE_PATH = r"(?:/[a-z0-9_~.!$&'()+,;=:@-]*)*"
-_SIMPLE_DOMAIN_MASK = re.compile(rf"(?:(?:https?|ftp)://)?\*\.({_SIMPLE_HOST})(?:/\*)?")
+_SIMPLE_DOMAIN_MASK = re.compile(rf"(?:(?:https?|ftp)://)?\*\.({SIMPLE_HOST})(?:/\*)?")
 _SIMPLE_PATH_MASK = re.compile(
-    rf"(?:(?:https?|ftp)://)?({_SIMPLE_HOST})(?::[0-9]{{1,5}})?({_SIMPLE_PATH})(/\*|\?\*)")
+    rf"(?:(?:https?|ftp)://)?({SIMPLE_HOST})(?::[0-9]{{1,5}})?({_SIMPLE_PATH})(/\*|\?\*)")
 _UNSIMPLE_PATH = re.compile(r"//|/\.\.?(?:/|$)")
 
 
@@ -220,8 +221,7 @@ def _simple_mask(text: str) -> MaskShape | None:
     host, path, tail = match.groups()
     if "xn--" in host or _UNSIMPLE_PATH.search(path + "/") or not (path or tail == "/*"):
         return None  # ``host?*`` has its "?" in the host part: a host pattern
-    if host.startswith("www.") and "." in host[4:]:
-        host = host[4:]
+    host = without_www(host)
     rest = path.rstrip("/") + "/*" if tail == "/*" else (path or "/") + "[?]*"
     return MaskShape(host + rest, HostMode.EXACT, host, rest)
 

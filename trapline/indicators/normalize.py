@@ -13,7 +13,7 @@ from trapline.indicators.errors import InvalidIndicator
 from trapline.indicators.hashes import hash_kind
 from trapline.indicators.ip import canonical_cidr, canonical_ip
 from trapline.indicators.kinds import HASH_KINDS, Indicator, Kind, make
-from trapline.indicators.masks import canonical_mask
+from trapline.indicators.masks import HostMode, canonical_mask, is_mask, shape_of
 from trapline.indicators.refang import refang
 from trapline.indicators.url import canonical_url
 
@@ -50,7 +50,7 @@ def normalize_observable(value: str) -> Indicator:
     other host patterns stay masks: no observed host has a ``*``.)
     """
     indicator = normalize(value)
-    if indicator.kind is Kind.URL_MASK and canonical_mask(indicator.value).mode == "exact":
+    if indicator.kind is Kind.URL_MASK and shape_of(indicator.value).mode == HostMode.EXACT:
         try:
             return make(Kind.URL, canonical_url(refang(value.strip())).value)
         except InvalidIndicator:
@@ -71,7 +71,7 @@ def _detect(text: str, original: str) -> Indicator:
     kind = hash_kind(text)
     if kind is not None:
         return make(kind, text.lower())
-    if "*" in text or "[?]" in text:
+    if is_mask(text):
         return make(Kind.URL_MASK, canonical_mask(text).text)
     urlish = _URLISH.search(text) is not None
     if not urlish:

@@ -34,7 +34,7 @@ SCHEMES = frozenset({
 })
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _DOTS = re.compile(r"\.{2,}")
-_SLASHES = re.compile(r"/{2,}")
+SLASHES = re.compile(r"/{2,}")
 _HOST_END = re.compile(r"[/?]")
 _AUTHORITY_END = re.compile(r"[/\\?#]")
 _NEEDS_ESCAPE = re.compile(r"[\x00-\x1f\x7f#]|%(?=[0-9A-Fa-f]{2})")
@@ -105,8 +105,8 @@ def canonical_host(host: str, *, strip_www: bool = True) -> tuple[str, str]:
             return ipv4_text(inner), HostKind.IPV4
         return f"[{ipv6_text(v6)}]", HostKind.IPV6
     host = _DOTS.sub(".", host.lower()).strip(".")
-    if strip_www and host.startswith("www.") and "." in host[4:]:
-        host = host[4:]
+    if strip_www:
+        host = without_www(host)
     v4 = parse_host_ipv4(host)
     if v4 is not None:
         return ipv4_text(v4), HostKind.IPV4
@@ -134,6 +134,11 @@ def escape_trailing_space(text: str) -> str:
     return stripped + quote(text[len(stripped):], safe="")
 
 
+def without_www(host: str) -> str:
+    """A host without its leading ``www.``, unless what remains has no dot (``www.com``)."""
+    return host[4:] if host.startswith("www.") and "." in host[4:] else host
+
+
 def parse_host(host: str, *, strip_www: bool = True) -> tuple[str, str]:
     """Canonical text and kind of a bare host as the WHATWG parser and the vendor rules read it."""
     host = _DOTS.sub(".", host)
@@ -152,7 +157,7 @@ def decode_path(path: str) -> str:
     A decoded ``?`` stays escaped (``%3f``): it is part of the path, not a query.
     """
     path = unquote(path, errors="replace").replace("\\", "/").lower()
-    return _SLASHES.sub("/", _protect(path, _PATH_NEEDS_ESCAPE))
+    return SLASHES.sub("/", _protect(path, _PATH_NEEDS_ESCAPE))
 
 
 def decode_query(query: str) -> str:
@@ -165,9 +170,10 @@ def decode_query(query: str) -> str:
 # ``www.``, port and a trailing ``/``: lower-case ASCII host whose last label starts
 # with a letter (so it is no IPv4 number) and no Punycode to validate; path and
 # query of characters that are neither escaped, decoded nor lower-cased.
+SIMPLE_HOST = r"(?:[a-z0-9_-]+\.)+[a-z][a-z0-9_-]*"
 _SIMPLE = re.compile(
     r"(?:(?:https?|ftp)://)?"
-    r"((?:[a-z0-9_-]+\.)+[a-z][a-z0-9_-]*)(?::[0-9]{1,5})?"
+    rf"({SIMPLE_HOST})(?::[0-9]{{1,5}})?"
     r"((?:/[a-z0-9_~.!$&'()*+,;=:@-]*)*)"
     r"(\?[a-z0-9_~.!$&'()*+,;=:@/?-]*)?"
 )
@@ -181,9 +187,7 @@ def _simple_url(text: str) -> CanonicalURL | None:
     host, path, query = match.group(1), match.group(2), match.group(3) or ""
     if "xn--" in host or _DOT_SEGMENT.search(path):
         return None
-    if host.startswith("www.") and "." in host[4:]:
-        host = host[4:]
-    return _assemble(host, HostKind.DOMAIN, path, path, query[1:])
+    return _assemble(without_www(host), HostKind.DOMAIN, path, path, query[1:])
 
 
 def _assemble(host: str, host_kind: str, raw_path: str, path: str, query: str) -> CanonicalURL:
@@ -196,7 +200,7 @@ def _assemble(host: str, host_kind: str, raw_path: str, path: str, query: str) -
             out += "/"
         out += "?" + query
     if "//" in out:
-        out = _SLASHES.sub("/", out)
+        out = SLASHES.sub("/", out)
     while True:
         trimmed = out.removesuffix("/.").removesuffix("?").removesuffix("/")
         if trimmed == out:
