@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-DEMO = Path(__file__).resolve().parents[1] / "trapline" / "demo"
-
 
 def run(*args: str, data_dir: Path | None = None,
         check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -82,35 +80,65 @@ def test_normalize_reports_invalid_values_and_fails() -> None:
     assert out.stdout.splitlines()[1].startswith("invalid\tnot a value\t")
 
 
-def test_feeds_load_publishes_and_lookup_uses_data_dir(tmp_path: Path, feed: Path) -> None:
+def test_feeds_update_publishes_and_lookup_uses_data_dir(tmp_path: Path, feed: Path) -> None:
     data = tmp_path / "data"
-    first = run("feeds", "load", data_dir=data)
-    assert first.stdout.startswith("snapshot v1: 10 indicators")
+    first = run("feeds", "update", data_dir=data)  # no configuration: the demo feeds
+    assert "alert=KL_ALERT_UpdatedFeed feed=Demo_IP_Reputation.json records=3" in first.stdout
     out = json.loads(run("lookup", "--json", "198.51.100.9", data_dir=data).stdout)
     assert out[0]["categories"][0]["category"] == "Demo_IP_Reputation"
     assert out[0]["categories"][0]["match"]["snapshot"] == 1
 
-    second = run("feeds", "load", str(feed), data_dir=data)
-    assert second.stdout.startswith("snapshot v2: 4 indicators")
-    assert "1 rejected" in second.stdout
+    config = tmp_path / "trapline.toml"
+    config.write_text(f'[[feeds]]\nsource = "{feed}"\ncategory = "Mine"\n', encoding="utf-8")
+    second = run("feeds", "update", "--config", str(config), data_dir=data)
+    assert "alert=KL_ALERT_UpdatedFeed feed=list.txt records=4" in second.stdout
+    assert "rejected: not an indicator" in second.stdout
     out = json.loads(run("lookup", "--json", "198.51.100.9", "evil.example",
                          data_dir=data).stdout)
     assert out[0]["result"] == "not detected"
+    assert out[1]["categories"][0]["category"] == "Mine"
     assert out[1]["categories"][0]["match"]["snapshot"] == 2
+    listed = run("feeds", "list", "--config", str(config), data_dir=data).stdout
+    assert "list.txt" in listed and "Demo_IP" not in listed
+
+
+def test_feeds_update_failure_keeps_old_data_and_exits_1(tmp_path: Path, feed: Path) -> None:
+    data = tmp_path / "data"
+    config = tmp_path / "trapline.toml"
+    config.write_text(f'[[feeds]]\nsource = "{feed}"\n', encoding="utf-8")
+    run("feeds", "update", "--config", str(config), data_dir=data)
+    feed.write_text("<html><body>502 Bad Gateway</body></html>\n", encoding="utf-8")
+    failed = run("feeds", "update", "--config", str(config), data_dir=data, check=False)
+    assert failed.returncode == 1
+    assert "alert=KL_ALERT_FailedToUpdateFeed feed=list.txt reason=list.txt: an HTML page" \
+        in failed.stdout
+    out = json.loads(run("lookup", "--json", "evil.example", data_dir=data).stdout)
+    assert out[0]["result"] == "detected"
+
+
+def test_feeds_check_reports_counts_and_reasons(shared_data: Path) -> None:
+    out = run("feeds", "check", str(shared_data / "feeds/feodotracker/ipblocklist.csv"))
+    assert "ipv4 28" in out.stdout
+    bad = run("feeds", "check", "--format", "vendor-json",
+              str(shared_data / "feeds/feodotracker/ipblocklist.csv"), check=False)
+    assert bad.returncode == 1
+    assert "a vendor JSON feed is a JSON array" in bad.stdout
 
 
 def test_lookup_without_snapshot_explains(tmp_path: Path) -> None:
     out = run("lookup", "1.2.3.4", data_dir=tmp_path / "empty", check=False)
     assert out.returncode == 1
     assert "no snapshot published" in out.stderr
-    assert "trapline feeds load" in out.stderr
+    assert "trapline feeds update" in out.stderr
 
 
-def test_demo_feed_test_indicators_match() -> None:
+def test_demo_feed_test_indicators_match(tmp_path: Path) -> None:
     values = ["http://malicious.trapline-demo.test/", "http://phish.trapline-demo.test/login/a",
               "x.c2.trapline-demo.test", "http://fakess123.nu", "192.0.2.1", "198.51.100.200",
               "2001:db8:dead:1::5", "E6301B768EF6F9946CBCA6D55E2BB10C",
               "4ce055d506bc77efcd3b1294121b25a355a682b9",
-              "1d8ce479d7be5c2628379b8ee2e2c0e78e95a0fe79bcb2093e1ae4d14193d8a0"]
-    out = json.loads(run("lookup", "--feed", str(DEMO), "--json", *values).stdout)
+              "1d8ce479d7be5c2628379b8ee2e2c0e78e95a0fe79bcb2093e1ae4d14193d8a0",
+              "http://c2.trapline-demo.test/gate.php", "776735A8CA96DB15B422879DA599F474"]
+    run("feeds", "update", data_dir=tmp_path)
+    out = json.loads(run("lookup", "--json", *values, data_dir=tmp_path).stdout)
     assert [e["result"] for e in out] == ["detected"] * len(values)

@@ -7,17 +7,28 @@ import sys
 from pathlib import Path
 
 import click
+from rich.console import Console
 
-from trapline.config import default_data_dir, demo_feed_paths
+from trapline.alerts import CollectedAlerts
+from trapline.config import Settings, load_settings
 from trapline.errors import TraplineError
-from trapline.feeds.plain import read_plain
+from trapline.feeds.config import FORMATS, feed_for_path
+from trapline.feeds.formats import read_feed
+from trapline.feeds.report import FeedReport
 from trapline.index import Snapshot, SnapshotBuilder, SnapshotCatalog, build_memory_snapshot
 from trapline.indicators import InvalidIndicator, normalize
 from trapline.verdict_format import format_table, verdict_json, verdict_rows
 
 DATA_DIR_OPTION = click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Data directory (default: $TRAPLINE_DATA_DIR or ./trapline-data).")
+    help="Data directory (default: the configuration's data_dir, $TRAPLINE_DATA_DIR or "
+         "./trapline-data).")
+CONFIG_OPTION = click.option(
+    "--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Configuration file (default: $TRAPLINE_CONFIG, else ./trapline.toml if present).")
+FORMAT_OPTION = click.option(
+    "--format", "format", type=click.Choice(FORMATS), default="auto", show_default=True,
+    help="Read the feed files in this format instead of recognising it by content.")
 
 
 @click.group()
@@ -26,35 +37,45 @@ def main() -> None:
     """trapline: threat-intelligence matching for SIEMs."""
 
 
-def _builder_from(paths: list[Path]) -> SnapshotBuilder:
+def _settings(config: Path | None, data_dir: Path | None) -> Settings:
+    try:
+        return load_settings(config, data_dir=data_dir)
+    except TraplineError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _builder_from(paths: list[Path], format: str) -> SnapshotBuilder:
     builder = SnapshotBuilder()
     for path in paths:
-        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-        for file in files:
-            try:
-                builder.add_all(read_plain(file))
-            except OSError as exc:
-                raise click.ClickException(f"cannot read feed {file}: {exc}") from exc
+        feed = feed_for_path(path, format=format)
+        try:
+            builder.add_all(read_feed(path, feed, FeedReport()))
+        except TraplineError as exc:
+            raise click.ClickException(f"feed {path}: {exc}") from exc
     return builder
 
 
 @main.command()
 @click.option("--feed", "feeds", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Build a throwaway snapshot from this feed file or folder (repeatable).")
+@FORMAT_OPTION
+@CONFIG_OPTION
 @DATA_DIR_OPTION
 @click.option("--json", "as_json", is_flag=True, help="One JSON entry per VALUE, in order.")
 @click.argument("values", nargs=-1, required=True)
-def lookup(feeds: tuple[Path, ...], data_dir: Path | None, as_json: bool,
-           values: tuple[str, ...]) -> None:
+def lookup(feeds: tuple[Path, ...], format: str, config: Path | None, data_dir: Path | None,
+           as_json: bool, values: tuple[str, ...]) -> None:
     """Look VALUES up in the given feeds, or in the data directory's current snapshot."""
     snapshot: Snapshot
     if feeds:
-        snapshot = build_memory_snapshot(_builder_from(list(feeds)))
+        snapshot = build_memory_snapshot(_builder_from(list(feeds), format))
     else:
+        settings = _settings(config, data_dir)
         try:
-            snapshot = SnapshotCatalog(data_dir or default_data_dir()).open_current()
+            snapshot = SnapshotCatalog(settings.data_dir).open_current()
         except TraplineError as exc:
-            raise click.ClickException(f"{exc} (load feeds with `trapline feeds load`)") from exc
+            raise click.ClickException(f"{exc} (load feeds with `trapline feeds update`)") \
+                from exc
     verdicts = snapshot.lookup_many(values)
     if as_json:
         click.echo(json.dumps([verdict_json(v) for v in verdicts], ensure_ascii=False, indent=2))
@@ -82,21 +103,69 @@ def normalize_command(kind: str | None, values: tuple[str, ...]) -> None:
 
 @main.group()
 def feeds() -> None:
-    """Feeds: load them into the data directory's snapshot."""
+    """Feeds: list the configured ones, check a feed file, update the snapshot."""
 
 
-@feeds.command("load")
+@feeds.command("list")
+@CONFIG_OPTION
 @DATA_DIR_OPTION
-@click.option("--demo", is_flag=True, help="Also load the demo feeds shipped with trapline.")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-def feeds_load(data_dir: Path | None, demo: bool, paths: tuple[Path, ...]) -> None:
-    """Build a snapshot from plain-list PATHS (files or folders) and publish it."""
-    sources = list(paths) + (demo_feed_paths() if demo or not paths else [])
-    builder = _builder_from(sources)
-    catalog = SnapshotCatalog(data_dir or default_data_dir())
-    version = catalog.publish(builder)
-    counts = ", ".join(f"{k} {n}" for k, n in sorted(builder.counts.items()))
-    click.echo(f"snapshot v{version}: {len(builder)} indicators ({counts}); "
-               f"{builder.rejected} rejected")
-    for sample in builder.reject_samples[:5]:
-        click.echo(f"  rejected: {sample}", err=True)
+def feeds_list(config: Path | None, data_dir: Path | None) -> None:
+    """The configured feeds (the demo feeds when none is) and their state."""
+    from trapline.feed_summary import feeds_table
+    from trapline.feeds.state import FeedStates
+
+    settings = _settings(config, data_dir)
+    states = {s.name: s for s in FeedStates(settings.data_dir).all()}
+    Console(width=200).print(feeds_table(settings.feeds_or_demo, states))
+
+
+@feeds.command("check")
+@FORMAT_OPTION
+@click.option("--kind", default=None, help="Read every value as this kind (plain and CSV).")
+@click.argument("source")
+def feeds_check(format: str, kind: str | None, source: str) -> None:
+    """Parse SOURCE (a file, a folder or a URL) and report what an import would read."""
+    from trapline.feed_summary import import_progress, reasons, results_table
+    from trapline.feeds.updater import check_feed
+
+    try:
+        feed = feed_for_path(source, format=format, kind=kind)
+    except TraplineError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with import_progress(Console(stderr=True)) as progress:
+        result = check_feed(feed, progress)
+    _print_results([result], results_table, reasons)
+    sys.exit(0 if result.ok else 1)
+
+
+@feeds.command("update")
+@CONFIG_OPTION
+@DATA_DIR_OPTION
+@click.argument("names", nargs=-1)
+def feeds_update(config: Path | None, data_dir: Path | None, names: tuple[str, ...]) -> None:
+    """Update the named feeds (default: all enabled) and publish a new snapshot.
+
+    With no feed configured, the demo feeds are loaded.
+    """
+    from trapline.feed_summary import import_progress, reasons, results_table
+    from trapline.feeds.updater import FeedUpdater
+
+    settings = _settings(config, data_dir)
+    sink = CollectedAlerts()
+    updater = FeedUpdater(settings.data_dir, settings.feeds_or_demo, sink)
+    try:
+        with import_progress(Console(stderr=True)) as progress:
+            results = updater.update(names or None, progress=progress)
+    except TraplineError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _print_results(results, results_table, reasons)
+    for alert in sink.alerts:
+        click.echo(alert.text())
+    sys.exit(0 if all(r.ok for r in results) else 1)
+
+
+def _print_results(results, results_table, reasons) -> None:  # type: ignore[no-untyped-def]
+    console = Console(width=200)
+    console.print(results_table(results))
+    for line in reasons(results):
+        console.print(line, markup=False, highlight=False)

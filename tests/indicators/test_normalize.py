@@ -55,7 +55,8 @@ def test_special_cases(value: str, kind: Kind, canonical: str) -> None:
         ("evil.example/a", Kind.URL),  # has a /
         ("evil.example?a", Kind.URL),  # has a ?
         ("evil.example#a", Kind.URL),  # has a #
-        ("user@evil.example", Kind.URL),  # has a @
+        ("user@evil.example", Kind.EMAIL),  # local@domain, nothing else
+        ("user:pw@evil.example", Kind.URL),  # userinfo with a password: a URL
         ("evil.example:8080", Kind.URL),  # has a :
         ("evil.example", Kind.DOMAIN),
         ("*.evil.example", Kind.URL_MASK),

@@ -17,6 +17,9 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from trapline.errors import FeedParseError
+from trapline.feeds.config import FeedConfig
+from trapline.feeds.report import FeedReport
 from trapline.index.records import IndicatorRecord
 from trapline.indicators import InvalidIndicator, Kind, normalize
 
@@ -53,8 +56,8 @@ def _split_ws(line: str) -> tuple[str, str, str]:
     return parts[0], " ", parts[1] if len(parts) > 1 else ""
 
 
-def parse_plain(lines: Iterable[str], *, feed: str = "", category: str = "") -> Iterator[
-        IndicatorRecord]:
+def parse_plain(lines: Iterable[str], *, feed: str = "", category: str = "",
+                kind: str | None = None, allow: bool = False) -> Iterator[IndicatorRecord]:
     """Records of a plain list; ``context["comment"]`` holds text after the value."""
     for line in lines:
         parts = split_line(line)
@@ -62,7 +65,8 @@ def parse_plain(lines: Iterable[str], *, feed: str = "", category: str = "") -> 
             continue
         value, comment = parts
         context = {"comment": comment} if comment else {}
-        yield IndicatorRecord(value=value, feed=feed, category=category, context=context)
+        yield IndicatorRecord(value=value, kind=kind, feed=feed, category=category,
+                              context=context, allow=allow)
 
 
 def read_plain(path: Path | str, *, feed: str | None = None,
@@ -72,3 +76,15 @@ def read_plain(path: Path | str, *, feed: str | None = None,
     with open(path, encoding="utf-8", errors="replace") as handle:
         yield from parse_plain(handle, feed=feed if feed is not None else path.name,
                                category=category or path.stem)
+
+
+def read_plain_feed(path: Path, feed: FeedConfig, report: FeedReport) -> Iterator[
+        IndicatorRecord]:
+    """A configured plain-list feed: its name, category, forced kind and allow flag."""
+    del report  # a plain list skips nothing: every non-comment line is a candidate value
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            yield from parse_plain(handle, feed=feed.name, category=feed.category,
+                                   kind=feed.kind, allow=feed.allow)
+    except OSError as exc:
+        raise FeedParseError(f"{path.name}: cannot read: {exc}") from exc

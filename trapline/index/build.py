@@ -20,6 +20,7 @@ import msgspec
 from trapline.index.keys import SPACES, hash_key, ip_key, text_key
 from trapline.index.records import (
     ENTRY_ENCODER,
+    SUBSTRING,
     Entry,
     IndicatorRecord,
     NameEntry,
@@ -31,7 +32,7 @@ from trapline.indicators.kinds import Indicator
 from trapline.indicators.masks import HostMode, shape_of
 from trapline.indicators.url import split_canonical
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAX_REJECT_SAMPLES = 20
 _PREFIX_32 = bytes((32,))
 ROLE_DOMAIN, ROLE_URL, ROLE_MASK, ROLE_SUBMASK = range(4)  # NameEntry field order
@@ -51,6 +52,8 @@ class SnapshotMeta(msgspec.Struct, kw_only=True):
     rejected: int = 0
     single_label_names: bool = False  # a name key without a dot exists (``*.com``)
     ip_names: bool = False            # a name key that is an IP host exists (``1.2.3.4/x/*``)
+    allow_feeds: list[int] = msgspec.field(default_factory=list)  # feeds that are allow lists
+    substrings: list[StoredRecord] = msgspec.field(default_factory=list)  # allow substrings
 
 
 @contextmanager
@@ -97,17 +100,19 @@ class SnapshotBuilder:
         self._single_label_names = False
         self._ip_names = False
         self._counts: dict[Kind, int] = dict.fromkeys(Kind, 0)
+        self._allow_feeds: set[int] = set()
+        self._substrings: list[StoredRecord] = []
         self.rejected = 0
         self.reject_samples: list[str] = []
 
     def add(self, record: IndicatorRecord) -> bool:
         """Add one record; a value that is not a valid indicator is counted, not raised."""
+        if record.allow and record.kind == SUBSTRING:
+            return self._add_substring(record)
         try:
             kind, value = normalize(record.value, record.kind)
         except (InvalidIndicator, ValueError) as exc:
-            self.rejected += 1
-            if len(self.reject_samples) < MAX_REJECT_SAMPLES:
-                self.reject_samples.append(str(exc))
+            self._reject(str(exc))
             return False
         # The hot path of every build: kept flat on purpose (bench/index_bench.py).
         space, key, role = self._place(kind, value)
@@ -117,6 +122,8 @@ class SnapshotBuilder:
         category = self._categories.get(record.category)
         if category is None:
             category = self._categories[record.category] = len(self._categories)
+        if record.allow:
+            self._allow_feeds.add(feed)
         stored = StoredRecord(
             feed,
             category,
@@ -143,6 +150,23 @@ class SnapshotBuilder:
         self._counts[kind] += 1
         return True
 
+    def _reject(self, reason: str) -> None:
+        self.rejected += 1
+        if len(self.reject_samples) < MAX_REJECT_SAMPLES:
+            self.reject_samples.append(reason)
+
+    def _add_substring(self, record: IndicatorRecord) -> bool:
+        text = record.value.strip().lower()
+        if not text:
+            self._reject(f"empty allow-list substring in {record.feed}")
+            return False
+        feed = self._feeds.setdefault(record.feed, len(self._feeds))
+        category = self._categories.setdefault(record.category, len(self._categories))
+        self._allow_feeds.add(feed)
+        self._substrings.append(StoredRecord(feed, category, text, None, None, None, None,
+                                             record.context))
+        return True
+
     def add_all(self, records: Iterable[IndicatorRecord]) -> int:
         """Add many records; returns how many were accepted."""
         with gc_paused():
@@ -161,6 +185,8 @@ class SnapshotBuilder:
             return space, ip_key(version, network, prefix), -1
         if kind is Kind.DOMAIN:
             return "name", self._name_key(value), ROLE_DOMAIN
+        if kind is Kind.EMAIL:
+            return "email", text_key(value), -1
         if kind is Kind.URL:
             url = split_canonical(value)
             if url.value == url.host:
@@ -194,6 +220,8 @@ class SnapshotBuilder:
             rejected=self.rejected,
             single_label_names=self._single_label_names,
             ip_names=self._ip_names,
+            allow_feeds=sorted(self._allow_feeds),
+            substrings=self._substrings,
         )
 
     def entries(self, space: str) -> Iterator[tuple[bytes, bytes]]:
@@ -210,10 +238,13 @@ class SnapshotBuilder:
     @property
     def counts(self) -> dict[str, int]:
         """Accepted records per kind (kinds with none left out)."""
-        return {kind.value: n for kind, n in self._counts.items() if n}
+        counts = {kind.value: n for kind, n in self._counts.items() if n}
+        if self._substrings:
+            counts[SUBSTRING] = len(self._substrings)
+        return counts
 
     def __len__(self) -> int:
-        return sum(self._counts.values())
+        return sum(self._counts.values()) + len(self._substrings)
 
     def keys(self) -> int:
         """Distinct keys over all key spaces."""

@@ -56,10 +56,16 @@ class SnapshotCatalog:
 
     def publish(self, builder: SnapshotSource) -> int:
         """Write the builder's content as the next version and make it current."""
+        version = self.prepare(builder)
+        self.activate(version)
+        return version
+
+    def prepare(self, builder: SnapshotSource) -> int:
+        """Write the next version's file without making it current (check it first)."""
         self.root.mkdir(parents=True, exist_ok=True)
         version = max(self.versions(), default=0) + 1
         meta = msgspec.msgpack.encode(builder.meta(version))
-        final = self.root / f"v{version:08d}.lmdb"
+        final = self.path_of(version)
         fd, tmp_name = tempfile.mkstemp(prefix=".build-", dir=self.root)
         os.close(fd)
         tmp = Path(tmp_name)
@@ -67,12 +73,28 @@ class SnapshotCatalog:
             tmp.unlink()
             write_lmdb(builder, tmp, meta)
             os.replace(tmp, final)
-            self._point_to(final.name)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        self._collect(version)
         return version
+
+    def activate(self, version: int) -> None:
+        """Make a prepared version the one in force, atomically; drop old files."""
+        self._point_to(self.path_of(version).name)
+        self._collect(version)
+
+    def discard(self, version: int) -> None:
+        """Remove a prepared version that was never made current."""
+        if self.current_path() != self.path_of(version):
+            self.path_of(version).unlink(missing_ok=True)
+
+    def path_of(self, version: int) -> Path:
+        """The file of a snapshot version."""
+        return self.root / f"v{version:08d}.lmdb"
+
+    def open_version(self, version: int) -> Snapshot:
+        """Open a snapshot file by version (current or only prepared)."""
+        return Snapshot(open_lmdb(self.path_of(version)))
 
     def _point_to(self, name: str) -> None:
         tmp = self.root / ".CURRENT.tmp"
@@ -90,8 +112,8 @@ class SnapshotCatalog:
     def _collect(self, current: int) -> None:
         """Remove all but the newest KEEP snapshot files (readers keep their mappings)."""
         for version in self.versions():
-            if version <= current - KEEP:
-                (self.root / f"v{version:08d}.lmdb").unlink(missing_ok=True)
+            if version <= current - KEEP or version > current:
+                self.path_of(version).unlink(missing_ok=True)
         for stale in self.root.glob(".build-*"):
             stale.unlink(missing_ok=True)
 

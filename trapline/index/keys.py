@@ -5,14 +5,15 @@ and ``cidr`` (networks), both as one byte of prefix length and 4 or 16 address
 bytes, ``name`` (a host name or IP host:
 everything anchored at it, see NameEntry), ``url`` (canonical URLs with a path or
 query; over MAX_TEXT_KEY bytes a BLAKE2b digest behind a 0 byte) and ``pmask``
-(canonical text of a mask with wildcards in its host).
+(canonical text of a mask with wildcards in its host) and ``email`` (canonical
+e-mail addresses, as text keys).
 """
 
 from __future__ import annotations
 
 import hashlib
 
-SPACES = ("hash", "ip", "cidr", "name", "url", "pmask")
+SPACES = ("hash", "ip", "cidr", "name", "url", "pmask", "email")
 MAX_TEXT_KEY = 480
 
 

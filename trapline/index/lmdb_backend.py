@@ -62,7 +62,7 @@ class LmdbView:
         return list(self._txn.cursor(db=self._dbs[space]).iternext(keys=True, values=False))
 
 
-_OPEN: weakref.WeakValueDictionary[tuple[str, int], LmdbBackend] = (
+_OPEN: weakref.WeakValueDictionary[tuple[str, int, int, int], LmdbBackend] = (
     weakref.WeakValueDictionary())
 _OPEN_LOCK = threading.Lock()
 
@@ -70,7 +70,10 @@ _OPEN_LOCK = threading.Lock()
 def open_lmdb(path: Path) -> LmdbBackend:
     """The process's one backend for a snapshot file (LMDB maps a file once per process)."""
     try:
-        identity = (str(Path(path).resolve()), os.stat(path).st_ino)
+        st = os.stat(path)
+        # A version number can be written again after a discarded prepare: the file's
+        # inode, size and mtime tell a new file from the one already mapped.
+        identity = (str(Path(path).resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
     except OSError as exc:
         raise SnapshotError(f"cannot open snapshot {path}: {exc}") from exc
     with _OPEN_LOCK:

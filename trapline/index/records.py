@@ -10,7 +10,9 @@ import msgspec
 class IndicatorRecord(msgspec.Struct, frozen=True, kw_only=True):
     """One indicator from one feed, before normalization.
 
-    ``kind`` may be left out for detection; times are Unix seconds (UTC).
+    ``kind`` may be left out for detection; times are Unix seconds (UTC). ``allow``
+    marks an allow-list record: an observable it matches produces no detection.
+    Allow records may also have the kind ``substring`` (MISP warning lists).
     """
 
     value: str
@@ -22,6 +24,10 @@ class IndicatorRecord(msgspec.Struct, frozen=True, kw_only=True):
     last_seen: float | None = None
     valid_until: float | None = None
     confidence: int | None = None
+    allow: bool = False
+
+
+SUBSTRING = "substring"  # the pseudo-kind of allow-list substrings
 
 
 class StoredRecord(msgspec.Struct, frozen=True, array_like=True, gc=False):

@@ -72,6 +72,8 @@ class Snapshot:
                     for p in self.meta.v4_prefixes if p != 32]
         self._v6 = [(p, 128 - p, frozenset(networks.get((128, p), ())))
                     for p in self.meta.v6_prefixes if p != 128]
+        self._allow = frozenset(self.meta.allow_feeds)
+        self._substrings = self.meta.substrings
         self._patterns: list[tuple[MaskShape, Entry]] = [
             (shape_of(key.decode()), ENTRY_DECODER.decode(raw))
             for key, raw in view.items("pmask")
@@ -139,19 +141,27 @@ class Snapshot:
             search.patterns(url.host, rest)
         elif kind is Kind.CIDR:
             search.cidr(value)
+        elif kind is Kind.EMAIL:
+            search.hit("email", text_key(value), "exact", value)
         else:
             search.mask(value)
-        return Verdict(text, indicator, self.version, search.found + search.host_found)
+        if self._substrings:
+            search.substrings(value)
+        matches = search.found + search.host_found
+        if search.allowed:
+            return Verdict(text, indicator, self.version, [], "", search.allowed, matches)
+        return Verdict(text, indicator, self.version, matches)
 
 
 class _Search:
     """The state of one lookup: the view, the clock and the matches found so far.
 
     ``found`` collects matches on the observable itself, ``host_found`` those made
-    through a URL's host, which follow them in the verdict.
+    through a URL's host, which follow them in the verdict; ``allowed`` the
+    matches of allow-list records.
     """
 
-    __slots__ = ("found", "host_found", "now", "snapshot", "view")
+    __slots__ = ("allowed", "found", "host_found", "now", "snapshot", "view")
 
     def __init__(self, snapshot: Snapshot, view: View, now: float) -> None:
         self.snapshot = snapshot
@@ -159,12 +169,20 @@ class _Search:
         self.now = now
         self.found: list[Match] = []
         self.host_found: list[Match] = []
+        self.allowed: list[Match] = []
 
     def add(self, record: StoredRecord, how: str, pattern: str, via: str = "") -> None:
         if record.valid_until is not None and record.valid_until < self.now:
             return
         meta = self.snapshot.meta
-        (self.host_found if via else self.found).append(Match(
+        if record.feed in self.snapshot._allow:
+            # A ``string`` warning-list entry allows the observable spelled exactly so.
+            if record.context.get("list_type") == "string" and (how != "exact" or via):
+                return
+            target = self.allowed
+        else:
+            target = self.host_found if via else self.found
+        target.append(Match(
             how, record.value or pattern, meta.feeds[record.feed],
             meta.categories[record.category], record.context, record.first_seen,
             record.last_seen, record.valid_until, record.confidence, via))
@@ -247,6 +265,12 @@ class _Search:
             if not single_labels and "." not in name:
                 return
             first = False
+
+    def substrings(self, value: str) -> None:
+        """Allow-list substrings (MISP ``substring`` lists) found in the canonical value."""
+        for record in self.snapshot._substrings:
+            if record.value in value:
+                self.add(record, "substring", record.value)
 
     def patterns(self, host: str, rest: str) -> None:
         """Masks with wildcards inside the host, tried one by one (few by design)."""

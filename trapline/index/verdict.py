@@ -13,7 +13,8 @@ class Match(msgspec.Struct, frozen=True):
     """One matching record and the reason it matched.
 
     ``how`` is one of ``exact``, ``cidr``, ``parent-domain``, ``domain-mask``,
-    ``url-mask``; matches found through a URL's host carry ``via="url-host"``.
+    ``url-mask`` (and ``substring`` for allow-list substrings); matches found
+    through a URL's host carry ``via="url-host"``.
     ``pattern`` is the indicator as the snapshot stores it (canonical).
     """
 
@@ -35,13 +36,19 @@ class Match(msgspec.Struct, frozen=True):
 
 
 class Verdict(msgspec.Struct, frozen=True):
-    """The answer for one observable, against one snapshot version."""
+    """The answer for one observable, against one snapshot version.
+
+    When an allow list matches the observable, ``matches`` is empty, ``allowed_by``
+    holds the allow-list matches and ``suppressed`` the matches they silenced.
+    """
 
     observable: str
     indicator: Indicator | None
     snapshot: int
     matches: list[Match] = msgspec.field(default_factory=list)
     error: str = ""
+    allowed_by: list[Match] = msgspec.field(default_factory=list)
+    suppressed: list[Match] = msgspec.field(default_factory=list)
 
     @property
     def detected(self) -> bool:

@@ -18,6 +18,7 @@ class Kind(StrEnum):
     MD5 = "md5"
     SHA1 = "sha1"
     SHA256 = "sha256"
+    EMAIL = "email"
 
 
 HASH_KINDS = frozenset({Kind.MD5, Kind.SHA1, Kind.SHA256})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from trapline.indicators.domain import canonical_domain
+from trapline.indicators.email import EMAIL_SHAPE, canonical_email
 from trapline.indicators.errors import InvalidIndicator
 from trapline.indicators.hashes import hash_kind
 from trapline.indicators.ip import canonical_cidr, canonical_ip
@@ -84,6 +85,8 @@ def _detect(text: str, original: str) -> Indicator:
             raise InvalidIndicator(original, "not an indicator") from None
     if _CIDR.match(text):
         return canonical_cidr(text)
+    if "@" in text and EMAIL_SHAPE.match(text):
+        return make(Kind.EMAIL, canonical_email(text))
     if ":" in text:
         ip = canonical_ip(text)
         if ip is not None:
@@ -102,6 +105,8 @@ def _as_kind(text: str, kind: Kind, original: str) -> Indicator:
         return make(Kind.URL_MASK, canonical_mask(text).text)
     if kind is Kind.DOMAIN:
         return make(Kind.DOMAIN, canonical_domain(text))
+    if kind is Kind.EMAIL:
+        return make(Kind.EMAIL, canonical_email(text))
     if kind is Kind.CIDR:
         return canonical_cidr(text if "/" in text else text + ("/128" if ":" in text else "/32"))
     ip = canonical_ip(text)
