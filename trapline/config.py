@@ -63,7 +63,11 @@ def config_path(explicit: Path | None = None) -> Path | None:
 
 
 def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> Settings:
-    """Read the settings; ``data_dir`` (a command-line flag) overrides the file."""
+    """Read the settings; ``data_dir`` (a command-line flag) overrides everything.
+
+    The data directory: the flag, else ``$TRAPLINE_DATA_DIR``, else the file's
+    ``data_dir``, else ``./trapline-data``.
+    """
     file = config_path(path)
     data: dict[str, Any] = {}
     if file is not None:
@@ -76,8 +80,14 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     configured_dir = data.get("data_dir")
     if configured_dir is not None and not isinstance(configured_dir, str):
         raise ConfigError(f"{file}: data_dir must be a string")
-    directory = data_dir or (_resolve(base, configured_dir) if configured_dir
-                             else default_data_dir())
+    if data_dir is not None:
+        directory = data_dir
+    elif os.environ.get(DATA_DIR_ENV):
+        directory = Path(os.environ[DATA_DIR_ENV])
+    elif configured_dir:
+        directory = _resolve(base, configured_dir)
+    else:
+        directory = Path(DEFAULT_DATA_DIR)
     tables = data.get("feeds", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise ConfigError(f"{file}: feeds must be [[feeds]] tables")

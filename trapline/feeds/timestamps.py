@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from functools import lru_cache
 
 _FORMATS = (
     "%d.%m.%Y %H:%M",      # vendor feeds: 19.05.2024 08:32
@@ -26,7 +28,23 @@ def parse_time(value: object) -> float | None:
         return float(value) if 0 <= value < 1e11 else None
     if not isinstance(value, str):
         return None
+    return _parse_text(value)
+
+
+_DAY_FIRST = re.compile(r"^(\d\d)\.(\d\d)\.(\d{4}) (\d\d):(\d\d)$")
+
+
+@lru_cache(maxsize=65536)
+def _parse_text(value: str) -> float | None:
+    """Feeds repeat their timestamps: each spelling is parsed once."""
     text = value.strip()
+    day_first = _DAY_FIRST.match(text)
+    if day_first:  # the vendor's own spelling, the most common by far
+        day, month, year, hour, minute = map(int, day_first.groups())
+        try:
+            return datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp()
+        except ValueError:
+            return None
     if not text or len(text) > 64:
         return None
     if text.isdigit():

@@ -47,11 +47,12 @@ def read_vendor_json(path: Path, feed: FeedConfig, report: FeedReport) -> Iterat
     """Stream the records of a vendor JSON feed file (a top-level array)."""
     fields = feed.fields or DEFAULT_FIELDS
     paths = {name: name.split("/") for name in fields}
+    tree = _tree(list(paths.values()))
     try:
         with open(path, "rb") as handle:
             _expect_array(handle, path)
             for item in ijson.items(handle, "item", use_float=True):
-                yield from _records(item, feed, fields, paths, report)
+                yield from _records(item, feed, fields, paths, tree, report)
     except (ijson.JSONError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise FeedParseError(f"{path.name}: not a valid JSON feed: {exc}") from exc
     except OSError as exc:
@@ -66,17 +67,24 @@ def _expect_array(handle: Any, path: Path) -> None:
 
 
 def _records(item: Any, feed: FeedConfig, fields: dict[str, FieldMap],
-             paths: dict[str, list[str]], report: FeedReport) -> Iterator[IndicatorRecord]:
+             paths: dict[str, list[str]], tree: dict[str, Any],
+             report: FeedReport) -> Iterator[IndicatorRecord]:
     if not isinstance(item, dict):
         report.skip("record is not a JSON object", repr(item)[:100])
         return
-    found = [(name, value) for name, parts in paths.items() for value in _values(item, parts)]
+    found = [(name, value) for name, parts in paths.items() if parts[0] in item
+             for value in _values(item, parts)]
     if not found:
         report.skip("record has none of the mapped fields", ", ".join(list(item)[:8]))
         return
-    lifecycle = {key: item.get(key) for key in LIFECYCLE}
-    context = flatten(_without(item, list(paths.values()), LIFECYCLE))
-    confidence = lifecycle["confidence"]
+    context = flatten(_without(item, tree))
+    first_seen = parse_time(item.get("first_seen"))
+    last_seen = parse_time(item.get("last_seen"))
+    valid_until = parse_time(item.get("valid_until"))
+    confidence = item.get("confidence")
+    if not isinstance(confidence, int | float) or isinstance(confidence, bool) or not (
+            0 <= confidence <= 100):
+        confidence = None
     for name, value in found:
         mapping = fields[name]
         yield IndicatorRecord(
@@ -85,11 +93,10 @@ def _records(item: Any, feed: FeedConfig, fields: dict[str, FieldMap],
             feed=feed.name,
             category=mapping.category or feed.category,
             context=context,
-            first_seen=parse_time(lifecycle["first_seen"]),
-            last_seen=parse_time(lifecycle["last_seen"]),
-            valid_until=parse_time(lifecycle["valid_until"]),
-            confidence=int(confidence) if isinstance(confidence, int | float)
-            and not isinstance(confidence, bool) and 0 <= confidence <= 100 else None,
+            first_seen=first_seen,
+            last_seen=last_seen,
+            valid_until=valid_until,
+            confidence=None if confidence is None else int(confidence),
             allow=feed.allow,
         )
 
@@ -111,20 +118,38 @@ def _values(node: Any, parts: list[str]) -> Iterator[str]:
         yield from _values(node[parts[0]], parts[1:])
 
 
-def _without(node: Any, paths: list[list[str]], drop: tuple[str, ...] = ()) -> Any:
-    """A copy of ``node`` without the mapped fields (and the top-level ``drop`` keys)."""
+def _tree(paths: list[list[str]]) -> dict[str, Any]:
+    """Mapped paths as a tree of names; a leaf (None) is a mapped field, dropped from context.
+
+    The lifecycle fields are dropped at the top level too: they have fields of their own.
+    """
+    tree: dict[str, Any] = dict.fromkeys(LIFECYCLE)
+    for parts in paths:
+        node = tree
+        for part in parts[:-1]:
+            child = node.get(part, {})
+            if child is None:  # a whole field is mapped: nothing under it stays anyway
+                break
+            node = node.setdefault(part, child)
+        else:
+            node[parts[-1]] = None
+    return tree
+
+
+def _without(node: Any, tree: dict[str, Any]) -> Any:
+    """A copy of ``node`` without the mapped fields of ``tree``."""
     if isinstance(node, list):
-        return [_without(element, paths) for element in node]
+        return [_without(element, tree) for element in node]
     if not isinstance(node, dict):
         return node
     out = {}
     for key, value in node.items():
-        if key in drop:
-            continue
-        if [key] in paths:
-            continue
-        deeper = [p[1:] for p in paths if len(p) > 1 and p[0] == key]
-        out[key] = _without(value, deeper) if deeper else value
+        if key in tree:
+            deeper = tree[key]
+            if deeper is None:
+                continue
+            value = _without(value, deeper)
+        out[key] = value
     return out
 
 
@@ -165,8 +190,8 @@ def _flatten_into(out: dict[str, Any], prefix: str, node: Any, depth: int) -> No
 
 
 def _scalar(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > MAX_TEXT:
-        return value[:MAX_TEXT] + "..."
-    if value is None or isinstance(value, str | int | float | bool):
+    if type(value) is str:
+        return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + "..."
+    if value is None or isinstance(value, int | float | bool):
         return value
     return str(value)[:MAX_TEXT]
