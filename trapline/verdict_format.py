@@ -26,26 +26,34 @@ def match_context(match: Match) -> dict[str, Any]:
     return context
 
 
+def _category(match: Match, snapshot: int) -> dict[str, Any]:
+    explanation: dict[str, Any] = {"how": match.how, "pattern": match.pattern,
+                                   "snapshot": snapshot}
+    if match.via:
+        explanation["via"] = match.via
+    return {
+        "category": match.category,
+        "detected_indicator": match.pattern,
+        "context": match_context(match),
+        "feed": match.feed,
+        "match": explanation,
+    }
+
+
 def verdict_json(verdict: Verdict) -> dict[str, Any]:
-    """One entry as protocol.md section 2 shapes it, with trapline's ``match`` explanation."""
-    categories = []
-    for match in verdict.matches:
-        explanation: dict[str, Any] = {"how": match.how, "pattern": match.pattern,
-                                       "snapshot": verdict.snapshot}
-        if match.via:
-            explanation["via"] = match.via
-        categories.append({
-            "category": match.category,
-            "detected_indicator": match.pattern,
-            "context": match_context(match),
-            "feed": match.feed,
-            "match": explanation,
-        })
+    """One entry as protocol.md section 2 shapes it, with trapline's ``match`` explanation.
+
+    An observable an allow list matched is ``not detected`` and carries
+    ``allowed_by`` (the allow-list matches) and ``suppressed`` (what it silenced).
+    """
     entry: dict[str, Any] = {
         "object": verdict.observable,
         "result": "detected" if verdict.matches else "not detected",
-        "categories": categories,
+        "categories": [_category(m, verdict.snapshot) for m in verdict.matches],
     }
+    if verdict.allowed_by:
+        entry["allowed_by"] = [_category(m, verdict.snapshot) for m in verdict.allowed_by]
+        entry["suppressed"] = [_category(m, verdict.snapshot) for m in verdict.suppressed]
     if verdict.error:
         entry["error"] = verdict.error
     return entry
@@ -53,6 +61,9 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
 
 def verdict_rows(verdict: Verdict) -> list[tuple[str, str, str, str, str]]:
     """Table rows ``(object, result, category, feed, explanation)`` for one verdict."""
+    if verdict.allowed_by:
+        return [(verdict.observable, "allowed", m.category, m.feed, m.explain())
+                for m in verdict.allowed_by]
     if not verdict.matches:
         result = f"invalid: {verdict.error}" if verdict.error else "not detected"
         return [(verdict.observable, result, "", "", "")]
