@@ -111,11 +111,11 @@ def test_a_feed_failing_half_way_leaves_the_old_snapshot_answering(tmp_path: Pat
     finally:
         stop.set()
         reader.join()
-    assert not result.ok and "not a valid JSON feed" in result.error
+    assert not result.ok and "malformed JSON" in result.error
     assert seen == {(1, True, False)}  # only ever the old version, whole
     assert catalog.current_path() == catalog.path_of(1)
     assert sink.alerts[-1].name == alerts.FAILED_TO_UPDATE_FEED
-    assert "not a valid JSON feed" in sink.alerts[-1].fields["reason"]
+    assert "malformed JSON" in sink.alerts[-1].fields["reason"]
     state = FeedStates(tmp_path / "data").get("urls.json")
     assert state.records == 50 and state.last_error == result.error
     assert not (tmp_path / "data/feeds/urls.json/shard.new").exists()

@@ -145,3 +145,11 @@ def test_arbitrary_json_records_never_crash(records: list[Any]) -> None:
         path.write_text(json.dumps(records))
         parsed, _ = read(path)
         build_memory_snapshot(parsed)
+
+
+@pytest.mark.parametrize("bomb", [b"[" * 1_000_000, b"[" + b'{"a":' * 1_000_000])
+def test_deep_nesting_is_refused_early(tmp_path: Path, bomb: bytes) -> None:
+    path = tmp_path / "deep.json"
+    path.write_bytes(bomb)
+    with pytest.raises(FeedParseError, match="nested too deeply"):
+        read(path)

@@ -92,3 +92,13 @@ def test_allow_feeds_survive_a_merge_of_shards(tmp_path: Path) -> None:
     assert snapshot.lookup("198.51.100.1").allowed_by[0].feed == "allow.json"
     assert snapshot.lookup("trusted.example").allowed_by[0].feed == "allow.json"
     assert [m.feed for m in snapshot.lookup("evil.example").matches] == ["one"]
+
+
+def test_hostname_list_on_a_public_suffix_allows_its_subdomains(
+        make_snapshot: MakeSnapshot) -> None:
+    """akamai.net is a public suffix: a feed's parent-domain rule skips it, an allow list not."""
+    snapshot = make_snapshot([bad("x.akamai.net"), bad("akamai.net", "parent-feed"),
+                              allow("akamai.net", "hostname", "domain")])
+    verdict = snapshot.lookup("x.akamai.net")
+    assert verdict.matches == [] and verdict.allowed_by[0].how == "parent-domain"
+    assert [m.pattern for m in verdict.suppressed] == ["x.akamai.net"]

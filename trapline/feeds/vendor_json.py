@@ -18,10 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import ijson
-
 from trapline.errors import FeedParseError
 from trapline.feeds.config import FeedConfig, FieldMap
+from trapline.feeds.json_stream import guarded_items, open_json
 from trapline.feeds.report import FeedReport
 from trapline.feeds.timestamps import parse_time
 from trapline.index.records import IndicatorRecord
@@ -48,15 +47,10 @@ def read_vendor_json(path: Path, feed: FeedConfig, report: FeedReport) -> Iterat
     fields = feed.fields or DEFAULT_FIELDS
     paths = {name: name.split("/") for name in fields}
     tree = _tree(list(paths.values()))
-    try:
-        with open(path, "rb") as handle:
-            _expect_array(handle, path)
-            for item in ijson.items(handle, "item", use_float=True):
-                yield from _records(item, feed, fields, paths, tree, report)
-    except (ijson.JSONError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise FeedParseError(f"{path.name}: not a valid JSON feed: {exc}") from exc
-    except OSError as exc:
-        raise FeedParseError(f"{path.name}: cannot read: {exc}") from exc
+    with open_json(path) as handle:
+        _expect_array(handle, path)
+        for item in guarded_items(handle, "item", path):
+            yield from _records(item, feed, fields, paths, tree, report)
 
 
 def _expect_array(handle: Any, path: Path) -> None:

@@ -254,10 +254,14 @@ class _Search:
                     for record in entry.submask:
                         if rest_matches(record.value[len(name) + 2:], rest):
                             self.add(record, "domain-mask", name)
-                    if entry.domain and not is_public_suffix(name):
-                        # A public suffix (co.uk, github.io) matches only exactly.
+                    if entry.domain:
+                        # A public suffix (co.uk, github.io) matches only exactly, except
+                        # on an allow list, which says so on purpose (``.akamai.net``).
+                        public = is_public_suffix(name)
+                        allow = self.snapshot._allow
                         for record in entry.domain:
-                            self.add(record, "parent-domain", name, via)
+                            if not public or record.feed in allow:
+                                self.add(record, "parent-domain", name, via)
             dot = name.find(".")
             if dot == -1 or name[0] == "[":
                 return

@@ -74,10 +74,16 @@ def split_canonical(value: str) -> CanonicalURL:
 
 
 def strip_scheme(text: str) -> str:
-    """Drop a leading ``scheme:`` (known schemes only) and the slashes after it."""
+    """Drop a leading ``scheme:`` (known schemes only) and the slashes after it.
+
+    Without a scheme, one leading slash starts a path (``/dp/x`` has no host) and
+    is kept; two start an authority (``//host/x``).
+    """
     match = _SCHEME.match(text)
     if match and match.group(1).lower() in SCHEMES:
         text = text[match.end() :]
+    elif text[:1] in ("/", "\\") and text[1:2] not in ("/", "\\"):
+        return text
     return text.lstrip("/\\")
 
 
