@@ -318,10 +318,16 @@ def test_canonical_url_parts() -> None:
     assert parsed.host_kind == HostKind.DOMAIN
 
 
-@pytest.mark.parametrize("value", ["http://", "http:///", "http://?x", "http://../a", "http://@/a"])
+@pytest.mark.parametrize("value", ["http://", "http:///", "http://?x", "http://../a", "http://@/a",
+                                   "/dp/B074WC4NHW/ref=sr", "/evil.example", "\\evil.example"])
 def test_url_without_a_host_is_refused(value: str) -> None:
+    """A single leading slash starts a path (a MISP ``uri``), never a host."""
     with pytest.raises(InvalidIndicator):
         normalize(value, Kind.URL)
+
+
+def test_two_leading_slashes_start_an_authority() -> None:
+    assert normalize("//evil.example/x", Kind.URL).value == "evil.example/x"
 
 
 @pytest.mark.parametrize(
