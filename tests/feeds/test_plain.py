@@ -30,13 +30,19 @@ from trapline.index import IndicatorRecord, SnapshotBuilder, build_memory_snapsh
         ("http://evil.example/x.php?*", ("http://evil.example/x.php?*", "")),
         ("http://evil.example/a,b;c", ("http://evil.example/a,b;c", "")),  # kept in a URL
         ("\ufeffevil.example", ("evil.example", "")),  # a byte order mark
+        ("0.0.0.0 evil.example", ("evil.example", "")),  # a hosts file: the name
+        ("127.0.0.1\tevil.example  # sinkholed", ("evil.example", "")),
+        ("0.0.0.0", ("0.0.0.0", "")),  # an address alone is the value
+        ("||evil.example/x.pdf^$all", ("evil.example/x.pdf", "")),  # adblock filter
+        ("||evil.example^", ("evil.example", "")),
     ],
 )
 def test_split_line(line: str, expected: tuple[str, str]) -> None:
     assert split_line(line) == expected
 
 
-@pytest.mark.parametrize("line", ["", "\n", "   ", "# comment", "   # indented comment", "#"])
+@pytest.mark.parametrize("line", ["", "\n", "   ", "# comment", "   # indented comment", "#",
+                                  "! adblock comment"])
 def test_blank_and_comment_lines(line: str) -> None:
     assert split_line(line) is None
 
@@ -92,6 +98,15 @@ def build(path: Path) -> SnapshotBuilder:
         ("threatfox-ips/ips.txt", {"ipv4": 19_863}),
         ("neo23x0-signature-base/c2-iocs.txt", {"domain": 1_709, "ipv4": 135}),
         ("neo23x0-signature-base/hash-iocs.txt", {"md5": 1_039, "sha1": 926, "sha256": 1_259}),
+        # hosts-file format: "0.0.0.0 name", 2,689 names
+        ("urlhaus-filter/urlhaus-filter-hosts.txt", {"domain": 2_689}),
+        ("urlhaus-filter/urlhaus-filter-domains.txt", {"domain": 2_689, "ipv4": 23_079}),
+        # adblock format: "!" comments, 3,510 "||host/path^$all" lines and bare hosts
+        ("urlhaus-filter/urlhaus-filter-online.txt", {"domain": 620, "ipv4": 2_234,
+                                                      "url": 3_509}),
+        ("eset-malware-ioc/agrius_samples.md5", {"md5": 7}),
+        ("eset-malware-ioc/agrius_samples.sha1", {"sha1": 7}),
+        ("eset-malware-ioc/agrius_samples.sha256", {"sha256": 7}),
     ],
 )
 def test_real_feed_counts(shared_data: Path, relative: str, counts: dict[str, int]) -> None:

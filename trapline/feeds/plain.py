@@ -9,6 +9,12 @@
 A ``#`` at the start of a line or after whitespace starts a comment (a ``#``
 inside a URL is part of it). Lines that are not indicators are counted by the
 snapshot builder as rejected, never fatal.
+
+Two blocklist dialects read as they are:
+
+    0.0.0.0 evil.example            <- hosts file: the name, not the sinkhole address
+    ! adblock comment
+    ||evil.example/path^$all        <- adblock filter: evil.example/path
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from trapline.indicators import InvalidIndicator, Kind, normalize
 
 _COMMENT = re.compile(r"(?:^|\s)#")
 _SEPARATOR = re.compile(r"[;,]")
+_SINKHOLES = frozenset({"0.0.0.0", "127.0.0.1", "::", "::1"})  # hosts-file blocklists
+_ADBLOCK = re.compile(r"^\|\|([^\^$|]+)[\^|]?(?:\$.*)?$")
 
 
 def split_line(line: str) -> tuple[str, str] | None:
@@ -33,10 +41,16 @@ def split_line(line: str) -> tuple[str, str] | None:
     if match:
         line = line[: match.start()]
     line = line.strip().lstrip("\ufeff")
-    if not line:
+    if not line or line[0] == "!":  # "!" starts an adblock comment
         return None
+    adblock = _ADBLOCK.match(line)
+    if adblock:
+        return adblock.group(1), ""
     token, _, rest = line.partition(" ") if "\t" not in line else _split_ws(line)
     token, rest = token.strip(), rest.strip()
+    if token in _SINKHOLES and rest:
+        token, _, rest = rest.partition(" ")
+        token, rest = token.strip(), rest.strip()
     separator = _SEPARATOR.search(token)
     if separator:
         head = token[: separator.start()]
