@@ -421,3 +421,15 @@ def test_urls_and_masks_with_address_and_idn_hosts(make_snapshot, observable, ex
     snapshot = make_snapshot(["1.2.3.4/dir/*", "тест.рф/dir/*", "[2001:DB8::1]/dir/*",
                               "http://5.6.7.8/x", "http://[2001:db8::2]/p"])
     assert explained(snapshot.lookup(observable)) == expected
+
+
+def test_www_domain_indicator_matches_urls_on_its_host(make_snapshot):
+    """URLs drop ``www.`` (protocol.md); a domain indicator that keeps it must still match."""
+    snapshot = make_snapshot(["www.webserver.dynssl.com"])
+    for url in ("http://www.webserver.dynssl.com/x", "http://webserver.dynssl.com/x",
+                "https://WWW.webserver.dynssl.com"):
+        assert [m.explain() for m in snapshot.lookup(url).matches] == [
+            "url-host exact www.webserver.dynssl.com"], url
+    assert snapshot.lookup("www.webserver.dynssl.com").matches
+    assert not snapshot.lookup("webserver.dynssl.com").matches  # the domain itself: not www
+    assert not snapshot.lookup("http://a.webserver.dynssl.com/").matches

@@ -10,7 +10,8 @@ A feed's update fails, and its previous records stay in force, on a fetch or
 parse error, an empty result, a failed verification, or fewer than half the
 records in force (unless ``allow_shrink``). Every outcome raises one alert.
 
-Folder layout: ``DATA_DIR/feeds/<feed>/shard/`` (the feed's last good shard),
+Folder layout: ``DATA_DIR/feeds/<feed>/shard/`` (the feed's last good shard;
+a TAXII feed also keeps ``taxii-bundle.json``, the objects its polls gathered),
 ``DATA_DIR/feeds/state.json`` (feed state), ``DATA_DIR/snapshots/`` (the catalog).
 """
 
@@ -43,6 +44,7 @@ log = logging.getLogger("trapline.feeds")
 Progress = Callable[[str, int], None]  # (feed name, records read so far)
 PROGRESS_EVERY = 10_000
 OUTDATED_MIN_SECONDS = 24 * 3600
+TAXII_BUNDLE = "taxii-bundle.json"  # a TAXII feed's objects so far, kept for incremental polls
 
 
 class UpdateFailed(TraplineError):
@@ -154,6 +156,8 @@ class FeedUpdater:
             path = self._fetch(feed, work, result, state)
             builder = parse_into_builder(feed, path, result, progress)
             self._check_size(feed, builder, state, result)
+            if feed.format == "taxii":  # the next poll adds to this bundle
+                path.replace(folder / (TAXII_BUNDLE + ".new"))
             shutil.rmtree(folder / "shard.new", ignore_errors=True)
             result.shard = write_shard(builder, folder / "shard.new")
             del builder
@@ -173,8 +177,10 @@ class FeedUpdater:
     def _fetch(self, feed: FeedConfig, work: Path, result: UpdateResult,
                state: FeedState) -> Path:
         result.source_state = dict(state.source_state)
+        kept_bundle = feed_folder(self.data_dir, feed.name) / TAXII_BUNDLE
         try:
-            path = fetch(feed, work, result.report, state=result.source_state)
+            path = fetch(feed, work, result.report, state=result.source_state,
+                         previous=kept_bundle if kept_bundle.is_file() else None)
         except FeedFetchError:
             if state.available is not False:
                 self._alert(alerts.FEED_BECAME_UNAVAILABLE, feed=feed.name,
@@ -244,6 +250,9 @@ class FeedUpdater:
             (folder / "shard").rename(old)
         (folder / "shard.new").rename(folder / "shard")
         shutil.rmtree(old, ignore_errors=True)
+        bundle = folder / (TAXII_BUNDLE + ".new")
+        if bundle.is_file():
+            bundle.replace(folder / TAXII_BUNDLE)
 
     def _kept_shards(self, exclude: Iterable[str]) -> list[ShardRun]:
         shards = []
@@ -275,8 +284,9 @@ class FeedUpdater:
             state.last_error, state.last_error_at = result.error, state.last_attempt
             log.warning("feed %s: update failed: %s", result.name, result.error)
             self._alert(alerts.FAILED_TO_UPDATE_FEED, feed=result.name, reason=result.error)
-            shutil.rmtree(feed_folder(self.data_dir, result.name) / "shard.new",
-                          ignore_errors=True)
+            folder = feed_folder(self.data_dir, result.name)
+            shutil.rmtree(folder / "shard.new", ignore_errors=True)
+            (folder / (TAXII_BUNDLE + ".new")).unlink(missing_ok=True)
         self.states.put(state)
 
     def _alert(self, name: str, **fields: str) -> None:

@@ -52,6 +52,7 @@ class SnapshotMeta(msgspec.Struct, kw_only=True):
     rejected: int = 0
     single_label_names: bool = False  # a name key without a dot exists (``*.com``)
     ip_names: bool = False            # a name key that is an IP host exists (``1.2.3.4/x/*``)
+    www_names: bool = False           # a name key starting with ``www.`` exists
     allow_feeds: list[int] = msgspec.field(default_factory=list)  # feeds that are allow lists
     substrings: list[StoredRecord] = msgspec.field(default_factory=list)  # allow substrings
 
@@ -99,6 +100,7 @@ class SnapshotBuilder:
         self._names: dict[bytes, tuple[list[StoredRecord], ...]] = {}
         self._single_label_names = False
         self._ip_names = False
+        self._www_names = False
         self._counts: dict[Kind, int] = dict.fromkeys(Kind, 0)
         self._allow_feeds: set[int] = set()
         self._substrings: list[StoredRecord] = []
@@ -204,6 +206,8 @@ class SnapshotBuilder:
             self._ip_names = True
         elif "." not in name:
             self._single_label_names = True
+        elif name.startswith("www."):
+            self._www_names = True
         return name.encode()
 
     def meta(self, version: int) -> SnapshotMeta:
@@ -220,6 +224,7 @@ class SnapshotBuilder:
             rejected=self.rejected,
             single_label_names=self._single_label_names,
             ip_names=self._ip_names,
+            www_names=self._www_names,
             allow_feeds=sorted(self._allow_feeds),
             substrings=self._substrings,
         )

@@ -157,6 +157,7 @@ class RunMerge:
             rejected=sum(m.rejected for m in metas),
             single_label_names=any(m.single_label_names for m in metas),
             ip_names=any(m.ip_names for m in metas),
+            www_names=any(m.www_names for m in metas),
             allow_feeds=sorted(allow),
             substrings=substrings,
         )

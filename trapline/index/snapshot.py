@@ -130,6 +130,8 @@ class Snapshot:
                 search.hit("url", text_key(value), "exact", value)
             if url.host_kind == HostKind.DOMAIN:
                 search.names(url.host, rest, "url-host")
+                if self.meta.www_names:
+                    search.www_domain(url.host)
             else:
                 if self.meta.ip_names:
                     search.names(url.host, rest, "url-host")
@@ -269,6 +271,19 @@ class _Search:
             if not single_labels and "." not in name:
                 return
             first = False
+
+    def www_domain(self, host: str) -> None:
+        """A URL's host lost its ``www.`` (protocol.md): a domain indicator ``www.host`` counts.
+
+        The URL ``http://www.evil.example/x`` reads as ``evil.example/x``; a domain
+        indicator written ``www.evil.example`` must still match it (and, by the
+        same rule, ``http://evil.example/x``).
+        """
+        name = "www." + host
+        raw = self.view.get("name", name.encode())
+        if raw is not None:
+            for record in NAME_DECODER.decode(raw).domain:
+                self.add(record, "exact", name, "url-host")
 
     def substrings(self, value: str) -> None:
         """Allow-list substrings (MISP ``substring`` lists) found in the canonical value."""
