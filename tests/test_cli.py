@@ -142,3 +142,24 @@ def test_demo_feed_test_indicators_match(tmp_path: Path) -> None:
     run("feeds", "update", data_dir=tmp_path)
     out = json.loads(run("lookup", "--json", *values, data_dir=tmp_path).stdout)
     assert [e["result"] for e in out] == ["detected"] * len(values)
+
+
+def test_allow_list_suppresses_and_names_itself(tmp_path: Path, shared_data: Path) -> None:
+    """The EICAR hash in a feed is allowed by the real MISP warning list of EICAR hashes."""
+    eicar = "44d88612fea8a8f36de82e1278abb02f"
+    bad = tmp_path / "bad.txt"
+    bad.write_text(f"{eicar}\nevil.example\n", encoding="utf-8")
+    config = tmp_path / "trapline.toml"
+    allow = shared_data / "feeds/misp-warninglists/eicar.com.json"
+    config.write_text(f'[[feeds]]\nsource = "{bad}"\n[[feeds]]\nsource = "{allow}"\n',
+                      encoding="utf-8")
+    run("feeds", "update", "--config", str(config), data_dir=tmp_path / "data")
+    entry, other = json.loads(run("lookup", "--json", eicar.upper(), "evil.example",
+                                  data_dir=tmp_path / "data").stdout)
+    assert entry["result"] == "not detected" and entry["categories"] == []
+    assert entry["allowed_by"][0]["feed"] == "eicar.com.json"
+    assert entry["allowed_by"][0]["context"]["list"] == "List of hashes for EICAR test virus"
+    assert entry["suppressed"][0]["feed"] == "bad.txt"
+    assert other["result"] == "detected"
+    table = run("lookup", eicar, data_dir=tmp_path / "data").stdout
+    assert "allowed" in table and "eicar.com.json" in table
