@@ -705,13 +705,19 @@ _LITERAL = st.text(alphabet=st.sampled_from(list("ab.1/:'\\ ?*%_-é\n")), max_si
 _SPACE = st.sampled_from(["", " ", "  ", "\t", "\n", "\u00a0", "\r\n"])
 
 
-@given(_TYPES, _PROPS, _LITERAL, _SPACE, _SPACE, st.booleans())
-def test_fast_path_reads_as_the_parser(object_type: str, prop: str, text: str, before: str,
-                                       after: str, escape: bool) -> None:
+_COMPARISONS = st.tuples(_TYPES, _PROPS, _LITERAL, _SPACE, _SPACE, st.booleans())
+
+
+@given(st.lists(_COMPARISONS, min_size=1, max_size=3),
+       st.sampled_from([" OR ", "  OR\n", " or ", "OR ", " AND ", " OR"]))
+def test_fast_path_reads_as_the_parser(comparisons: list, joint: str) -> None:
     from trapline.feeds.stix import _simple_reading, parsed_reading
 
-    literal = text.replace("\\", "\\\\").replace("'", "\\'") if escape else text
-    pattern = f"[{before}{object_type}:{prop}{after}={before}'{literal}'{after}]"
+    parts = []
+    for object_type, prop, text, before, after, escape in comparisons:
+        literal = text.replace("\\", "\\\\").replace("'", "\\'") if escape else text
+        parts.append(f"{before}{object_type}:{prop}{after}={before}'{literal}'{after}")
+    pattern = "[" + joint.join(parts) + "]"
     fast = _simple_reading(pattern)
     if fast is not None:
         assert fast == parsed_reading(pattern), pattern
