@@ -33,6 +33,7 @@ from trapline.indicators.masks import HostMode, shape_of
 from trapline.indicators.url import split_canonical
 
 FORMAT_VERSION = 2
+_EMPTY_CONTEXT = msgspec.Raw(msgspec.msgpack.encode({}))
 MAX_REJECT_SAMPLES = 20
 _PREFIX_32 = bytes((32,))
 ROLE_DOMAIN, ROLE_URL, ROLE_MASK, ROLE_SUBMASK = range(4)  # NameEntry field order
@@ -103,6 +104,7 @@ class SnapshotBuilder:
         self._www_names = False
         self._counts: dict[Kind, int] = dict.fromkeys(Kind, 0)
         self._allow_feeds: set[int] = set()
+        self._last_context: tuple[object, Any] = (None, _EMPTY_CONTEXT)
         self._substrings: list[StoredRecord] = []
         self.rejected = 0
         self.reject_samples: list[str] = []
@@ -135,7 +137,7 @@ class SnapshotBuilder:
             record.last_seen,
             record.valid_until,
             record.confidence,
-            record.context,
+            self._context(record.context),
         )
         if role >= 0:
             roles = self._names.get(key)
@@ -151,6 +153,18 @@ class SnapshotBuilder:
                 entries.append(stored)
         self._counts[kind] += 1
         return True
+
+    def _context(self, context: dict[str, Any]) -> Any:
+        """The context, msgpack-encoded once: a dict costs ten times its bytes in memory.
+
+        Records of one feed entry often share one context dict (a vendor record
+        with a URL and three hashes): the last one's encoding is reused.
+        """
+        if context is self._last_context[0]:
+            return self._last_context[1]
+        raw = msgspec.Raw(ENTRY_ENCODER.encode(context)) if context else _EMPTY_CONTEXT
+        self._last_context = (context, raw)
+        return raw
 
     def _reject(self, reason: str) -> None:
         self.rejected += 1
