@@ -35,6 +35,7 @@ EXPECTED = {
     "stix21-oasis/apt1.json": "stix",
     "misp-warninglists/rfc1918.json": "warninglist",
     "misp-warninglists/url-shortener.json": "warninglist",
+    "urlhaus-filter/urlhaus-filter-suricata-online.first500.rules": "suricata",
 }
 
 
@@ -57,6 +58,8 @@ def test_real_feeds_are_recognised(shared_data: Path, name: str, expected: str) 
         (b"ip,port\n192.0.2.1,80\n", "csv"),
         (b"192.0.2.1,80\n", "plain"),
         (b"# comment\nevil.example\n", "plain"),
+        (b"# rules\nalert dns any any -> any any (dns.query; content:\"x.example\"; sid:1;)\n",
+         "suricata"),
     ],
 )
 def test_detection_by_content(tmp_path: Path, content: bytes, expected: str) -> None:

@@ -21,7 +21,8 @@ from trapline.indicators import Kind
 
 SCHEDULES = (0, 30, 60, 120, 240, 480, 960, 1440)  # minutes; 0 = never (protocol.md)
 DEFAULT_SCHEDULE = 30
-FORMATS = ("auto", "vendor-json", "stix", "taxii", "misp", "csv", "plain", "warninglist")
+FORMATS = ("auto", "vendor-json", "stix", "taxii", "misp", "csv", "plain", "warninglist",
+           "openioc", "suricata")
 MiB = 1 << 20
 REDACTED = "***"
 _KINDS = {kind.value for kind in Kind}

@@ -34,6 +34,8 @@ READERS = {
     "csv": "trapline.feeds.csv_feed:read_csv",
     "plain": "trapline.feeds.plain:read_plain_feed",
     "warninglist": "trapline.feeds.warninglist:read_warninglist",
+    "openioc": "trapline.feeds.openioc:read_openioc",
+    "suricata": "trapline.feeds.suricata_rules:read_suricata_rules",
 }
 HEAD_BYTES = 65536
 _STIX = re.compile(rb'"type"\s*:\s*"bundle"')
@@ -42,6 +44,8 @@ _MISP_ANYWHERE = re.compile(rb'"(?:Event|Attribute)"\s*:\s*[\[{]')
 _MANIFEST = re.compile(rb'^\{\s*"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"\s*:')
 _WARNINGLIST = re.compile(rb'"matching_attributes"\s*:|"list"\s*:\s*\[')
 _COLUMN_NAME = re.compile(r"^[A-Za-z_][\w .\-]{0,63}$")
+_RULE = re.compile(r"^(?:alert|drop|reject|rejectsrc|rejectdst|rejectboth|sdrop|pass)\s+"
+                   r"[\w-]+\s", re.IGNORECASE)
 _HTML = re.compile(rb"^\s*<(?:!doctype\s+html|html|head|body)", re.IGNORECASE)
 
 
@@ -92,6 +96,8 @@ def detect_format(path: Path) -> str:
         return "misp" if _MISP_ANYWHERE.search(body[:512]) else "vendor-json"
     if body.startswith(b"{"):
         return _json_object_format(body, path)
+    if _is_rules(head):
+        return "suricata"
     return "csv" if _has_csv_header(head) else "plain"
 
 
@@ -106,19 +112,27 @@ def _json_object_format(body: bytes, path: Path) -> str:
                          "or manifest, or a MISP warning list (set the feed's format)")
 
 
+def _first_data_line(head: bytes) -> str:
+    for line in head.decode("utf-8", "replace").splitlines():
+        stripped = line.strip().lstrip("\ufeff")
+        if stripped and not stripped.startswith("#"):
+            return stripped
+    return ""
+
+
+def _is_rules(head: bytes) -> bool:
+    """True when the first non-comment line is a Suricata or Snort rule."""
+    return _RULE.match(_first_data_line(head)) is not None
+
+
 def _has_csv_header(head: bytes) -> bool:
     """True when the first data line is a delimited row naming columns, not values."""
-    text = head.decode("utf-8", "replace")
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if "," not in stripped:
-            return False
-        cells = next(csv.reader([stripped]), [])
-        return len(cells) > 1 and all(_COLUMN_NAME.match(c.strip()) for c in cells) and not any(
-            _indicator(c) for c in cells)
-    return False
+    line = _first_data_line(head)
+    if "," not in line:
+        return False
+    cells = next(csv.reader([line]), [])
+    return len(cells) > 1 and all(_COLUMN_NAME.match(c.strip()) for c in cells) and not any(
+        _indicator(c) for c in cells)
 
 
 
