@@ -36,6 +36,7 @@ EXPECTED = {
     "misp-warninglists/rfc1918.json": "warninglist",
     "misp-warninglists/url-shortener.json": "warninglist",
     "urlhaus-filter/urlhaus-filter-suricata-online.first500.rules": "suricata",
+    "eset-malware-ioc/windigo_windigo.ioc": "openioc",
 }
 
 
@@ -58,6 +59,9 @@ def test_real_feeds_are_recognised(shared_data: Path, name: str, expected: str) 
         (b"ip,port\n192.0.2.1,80\n", "csv"),
         (b"192.0.2.1,80\n", "plain"),
         (b"# comment\nevil.example\n", "plain"),
+        (b'<?xml version="1.0"?>\n<!-- x --><ioc xmlns="http://schemas.mandiant.com/2010/ioc">',
+         "openioc"),
+        (b"<OpenIOC xmlns='http://openioc.org/schemas/OpenIOC_1.1'>", "openioc"),
         (b"# rules\nalert dns any any -> any any (dns.query; content:\"x.example\"; sid:1;)\n",
          "suricata"),
     ],
@@ -76,6 +80,7 @@ def test_detection_by_content(tmp_path: Path, content: bytes, expected: str) -> 
         (b"<!DOCTYPE html><html><body>Service Unavailable</body></html>", "HTML page"),
         (b"\x00\x01\x02binary", "binary"),
         (b'{"unrelated": true}', "not a STIX bundle"),
+        (b'<?xml version="1.0"?><stix:STIX_Package>', "not an OpenIOC document"),
     ],
 )
 def test_unrecognisable_content_is_a_clear_error(tmp_path: Path, content: bytes,
@@ -103,7 +108,8 @@ def test_forced_format_wins_over_detection(tmp_path: Path) -> None:
 
 
 @given(st.binary(max_size=300), st.sampled_from([b"", b"[", b"{", b'{"type": "bundle", ',
-                                                  b'{"Event": ', b'{"list": [', b"ip,x\n"]))
+                                                  b'{"Event": ', b'{"list": [', b"ip,x\n",
+                                                  b'<?xml version="1.0"?><ioc>']))
 def test_any_bytes_raise_only_feed_parse_error(data: bytes, prefix: bytes) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "feed"

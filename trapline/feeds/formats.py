@@ -46,6 +46,8 @@ _WARNINGLIST = re.compile(rb'"matching_attributes"\s*:|"list"\s*:\s*\[')
 _COLUMN_NAME = re.compile(r"^[A-Za-z_][\w .\-]{0,63}$")
 _RULE = re.compile(r"^(?:alert|drop|reject|rejectsrc|rejectdst|rejectboth|sdrop|pass)\s+"
                    r"[\w-]+\s", re.IGNORECASE)
+_XML_COMMENT = re.compile(rb"<!--.*?(?:-->|$)", re.DOTALL)
+_XML_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")  # the first element's tag
 _HTML = re.compile(rb"^\s*<(?:!doctype\s+html|html|head|body)", re.IGNORECASE)
 
 
@@ -92,6 +94,8 @@ def detect_format(path: Path) -> str:
         raise FeedParseError(f"{path.name}: binary data, not a feed")
     if _HTML.match(body):
         raise FeedParseError(f"{path.name}: an HTML page, not a feed")
+    if body.startswith(b"<"):
+        return _xml_format(body, path)
     if body.startswith(b"["):
         return "misp" if _MISP_ANYWHERE.search(body[:512]) else "vendor-json"
     if body.startswith(b"{"):
@@ -110,6 +114,15 @@ def _json_object_format(body: bytes, path: Path) -> str:
         return "warninglist"
     raise FeedParseError(f"{path.name}: a JSON object that is not a STIX bundle, a MISP event "
                          "or manifest, or a MISP warning list (set the feed's format)")
+
+
+def _xml_format(body: bytes, path: Path) -> str:
+    root = _XML_ROOT.search(_XML_COMMENT.sub(b"", body))
+    if root is not None and root.group(2) in (b"ioc", b"OpenIOC"):
+        return "openioc"
+    name = root.group(0)[1:60].decode("utf-8", "replace") if root else "?"
+    raise FeedParseError(f"{path.name}: XML whose root element <{name}> is not an OpenIOC "
+                         "document (set the feed's format)")
 
 
 def _first_data_line(head: bytes) -> str:
