@@ -141,8 +141,12 @@ def feeds_check(format: str, kind: str | None, source: str) -> None:
 @feeds.command("update")
 @CONFIG_OPTION
 @DATA_DIR_OPTION
+@click.option("--due", is_flag=True,
+              help="Only the feeds whose schedule has come (for cron), and raise "
+                   "KL_ALERT_OutdatedFeed for feeds without a success for too long.")
 @click.argument("names", nargs=-1)
-def feeds_update(config: Path | None, data_dir: Path | None, names: tuple[str, ...]) -> None:
+def feeds_update(config: Path | None, data_dir: Path | None, due: bool,
+                 names: tuple[str, ...]) -> None:
     """Update the named feeds (default: all enabled) and publish a new snapshot.
 
     With no feed configured, the demo feeds are loaded.
@@ -155,7 +159,12 @@ def feeds_update(config: Path | None, data_dir: Path | None, names: tuple[str, .
     updater = FeedUpdater(settings.data_dir, settings.feeds_or_demo, sink)
     try:
         with import_progress(Console(stderr=True)) as progress:
-            results = updater.update(names or None, progress=progress)
+            if due:
+                if names:
+                    raise click.UsageError("--due takes no feed names")
+                results = updater.run_due(progress=progress)
+            else:
+                results = updater.update(names or None, progress=progress)
     except TraplineError as exc:
         raise click.ClickException(str(exc)) from exc
     _print_results(results, results_table, reasons)

@@ -229,3 +229,13 @@ def test_unknown_feed_name_is_an_error(tmp_path: Path, clock: Clock) -> None:
 def test_alert_text_is_one_line() -> None:
     alert = Alert(alerts.FAILED_TO_UPDATE_FEED, {"feed": "x", "reason": "a\nb\r\nc"})
     assert alert.text() == "alert=KL_ALERT_FailedToUpdateFeed feed=x reason=a b c"
+
+
+def test_run_due_updates_only_what_is_due(tmp_path: Path, clock: Clock) -> None:
+    hourly = feed(plain(tmp_path / "hourly.txt", ["evil.example"]), schedule=60)
+    daily = feed(plain(tmp_path / "daily.txt", ["other.example"]), schedule=1440)
+    up = updater(tmp_path, [hourly, daily], clock)
+    assert [r.name for r in up.run_due()] == ["hourly.txt", "daily.txt"]
+    clock.now += 2 * 3600
+    assert [r.name for r in up.run_due()] == ["hourly.txt"]
+    assert up.run_due() == []

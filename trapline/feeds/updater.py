@@ -136,6 +136,15 @@ class FeedUpdater:
                 self._record(result)
         return results
 
+    def run_due(self, *, progress: Progress | None = None) -> list[UpdateResult]:
+        """One scheduler tick: update the feeds whose schedule has come, then raise
+        OutdatedFeed for feeds without a success for too long. ``trapline serve`` calls
+        it every minute; ``trapline feeds update --due`` from cron does the same."""
+        names = self.due()
+        results = self.update(names, progress=progress) if names else []
+        self.check_outdated()
+        return results
+
     def rebuild(self) -> int:
         """Publish a snapshot of the kept shards of the enabled feeds (after a config change)."""
         with self._exclusive():
