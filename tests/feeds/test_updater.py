@@ -239,3 +239,37 @@ def test_run_due_updates_only_what_is_due(tmp_path: Path, clock: Clock) -> None:
     clock.now += 2 * 3600
     assert [r.name for r in up.run_due()] == ["hourly.txt"]
     assert up.run_due() == []
+
+
+_FULL_DISK_CHILD = """
+import resource, signal, sys
+from pathlib import Path
+from trapline.alerts import CollectedAlerts
+from trapline.feeds.config import feed_from_dict
+from trapline.feeds.updater import FeedUpdater
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)      # writes past the limit fail with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+feed = feed_from_dict({"source": sys.argv[2], "allow_shrink": True})
+[result] = FeedUpdater(Path(sys.argv[1]), [feed], CollectedAlerts()).update()
+print(result.ok, result.error)
+"""
+
+
+def test_a_full_disk_fails_the_update_cleanly(tmp_path: Path, clock: Clock) -> None:
+    """No file may grow past 200 kB in the child: the shard or snapshot write fails."""
+    import subprocess
+    import sys
+
+    path = plain(tmp_path / "list.txt", hosts(10))
+    updater(tmp_path, [feed(path)], clock).update()
+    plain(path, hosts(20_000, "big"))
+    child = subprocess.run([sys.executable, "-c", _FULL_DISK_CHILD, str(tmp_path / "data"),
+                            str(path)], capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.startswith("False cannot write"), child.stdout
+    snapshot = SnapshotCatalog(tmp_path / "data").open_current()
+    assert snapshot.version == 1 and snapshot.lookup("a3.evil.example").matches
+    assert not snapshot.lookup("big3.evil.example").matches
+    assert not (tmp_path / "data/feeds/list.txt/shard.new").exists()
+    state = FeedStates(tmp_path / "data").get("list.txt")
+    assert state.records == 10 and state.last_error.startswith("cannot write")

@@ -5,6 +5,7 @@ Stored as ``DATA_DIR/feeds/state.json``, replaced atomically on every change.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -62,10 +63,14 @@ class FeedStates:
             return [msgspec.structs.replace(s) for s in self._states.values()]
 
     def put(self, state: FeedState) -> None:
-        """Record a feed's new state and write the file."""
+        """Record a feed's new state and write the file (a failed write is logged, and
+        the state kept in memory: feed history must never stop an update)."""
         with self._lock:
             self._states[state.name] = state
-            self._write()
+            try:
+                self._write()
+            except OSError as exc:
+                logging.getLogger("trapline.feeds").error("cannot write %s: %s", self.path, exc)
 
     def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -173,6 +173,8 @@ class FeedUpdater:
             result.ok = True
         except TraplineError as exc:
             result.error = str(exc)
+        except OSError as exc:  # the data directory: disk full, permissions
+            result.error = f"cannot write the feed's shard: {exc}"
         except Exception as exc:  # a bug must cost this feed's update, never the service
             log.exception("feed %s: unexpected error while updating", feed.name)
             result.error = f"internal error: {type(exc).__name__}: {exc}"
@@ -232,10 +234,15 @@ class FeedUpdater:
                 self.catalog.discard(version)
                 ready = [r for r in ready if r.ok]
                 continue
-            for result in ready:
-                self._keep_shard(result)
-                result.snapshot = version
-            self.catalog.activate(version)
+            try:
+                for result in ready:
+                    self._keep_shard(result)
+                    result.snapshot = version
+                self.catalog.activate(version)
+            except OSError as exc:  # kept shards are verified: a later merge may use them
+                self.catalog.discard(version)
+                for result in ready:
+                    result.ok, result.error = False, f"cannot swap the snapshot in: {exc}"
             return
 
     def _verified(self, snapshot: Snapshot, result: UpdateResult) -> bool:
