@@ -153,3 +153,11 @@ def test_deep_nesting_is_refused_early(tmp_path: Path, bomb: bytes) -> None:
     path.write_bytes(bomb)
     with pytest.raises(FeedParseError, match="nested too deeply"):
         read(path)
+
+
+def test_context_fields_keep_only_the_named_fields(tmp_path: Path) -> None:
+    records, _ = read(write(tmp_path, [PHISHING]), context_fields=["industry", "whois.country"])
+    assert records[0].context == {"industry": "E-shop", "whois.country": "US"}
+    records, _ = read(write(tmp_path, [PHISHING]), context_fields=["whois"])
+    assert records[0].context == {"whois.country": "US",
+                                  "whois.registrar.name": "Example Registrar"}

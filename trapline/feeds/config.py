@@ -88,7 +88,7 @@ class FeedConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     verify: list[str] = msgspec.field(default_factory=list)
     allow_shrink: bool = False             # accept an update under half the previous size
     fields: dict[str, FieldMap] = msgspec.field(default_factory=dict)  # vendor JSON
-    context_fields: list[str] | None = None  # vendor JSON: None = every other field
+    context_fields: list[str] | None = None  # vendor JSON: None = every unmapped field
     csv: CsvOptions = msgspec.field(default_factory=CsvOptions)
     to_ids_only: bool = True               # MISP: only attributes marked to_ids
     http: HttpOptions = msgspec.field(default_factory=HttpOptions)

@@ -72,6 +72,10 @@ def _records(item: Any, feed: FeedConfig, fields: dict[str, FieldMap],
         report.skip("record has none of the mapped fields", ", ".join(list(item)[:8]))
         return
     context = flatten(_without(item, tree))
+    if feed.context_fields is not None:
+        wanted = feed.context_fields
+        context = {key: value for key, value in context.items()
+                   if key in wanted or key.split(".", 1)[0] in wanted}
     first_seen = parse_time(item.get("first_seen"))
     last_seen = parse_time(item.get("last_seen"))
     valid_until = parse_time(item.get("valid_until"))
