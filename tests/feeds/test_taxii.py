@@ -304,3 +304,30 @@ def test_the_bundle_reads_as_a_stix_feed(taxii: TaxiiServer, tmp_path: Path) -> 
     path = fetch(feed, tmp_path, FeedReport())
     records = list(stix.read_stix(path, feed, FeedReport()))
     assert sorted(r.value for r in records) == [f"evil{n}.example" for n in range(7)]
+
+
+def test_the_updater_polls_incrementally_and_keeps_the_bundle(taxii: TaxiiServer,
+                                                              tmp_path: Path) -> None:
+    """Through FeedUpdater: the kept bundle and cursor make the second poll incremental."""
+    from trapline.alerts import CollectedAlerts
+    from trapline.feeds.state import FeedStates
+    from trapline.feeds.updater import FeedUpdater
+    from trapline.index import SnapshotCatalog
+
+    feed = taxii_feed(taxii.collection_url)
+    updater = FeedUpdater(tmp_path / "data", [feed], CollectedAlerts())
+    [first] = updater.update()
+    assert first.ok and first.records == 7
+    assert (tmp_path / "data/feeds" / feed.name / "taxii-bundle.json").is_file()
+    taxii.http.requests.clear()
+    taxii.add(indicator(100))
+    taxii.add(indicator(2, modified="2024-03-01T00:00:00Z", revoked=True))
+    [second] = updater.update()
+    assert second.ok and second.records == 7  # 7 - 1 revoked + 1 new
+    assert [q.get("added_after") is not None for q in objects_queries(taxii.http)] == [True]
+    snapshot = SnapshotCatalog(tmp_path / "data").open_current()
+    assert snapshot.lookup("evil100.example").matches
+    assert snapshot.lookup("evil0.example").matches  # kept from the first poll
+    assert not snapshot.lookup("evil2.example").matches  # revoked
+    state = FeedStates(tmp_path / "data").get(feed.name)
+    assert state.source_state["added_after"] == taxii.objects[-1][0]
