@@ -84,6 +84,37 @@ def lookup(feeds: tuple[Path, ...], format: str, config: Path | None, data_dir: 
     click.echo(format_table(rows, ("object", "result", "category", "feed", "match")))
 
 
+@main.command()
+@CONFIG_OPTION
+@DATA_DIR_OPTION
+@click.option("--listen", default=None, metavar="HOST:PORT",
+              help="The TCP event service (default: service.listen, 0.0.0.0:9999).")
+@click.option("--output", default=None, metavar="HOST:PORT",
+              help="The syslog receiver of detections and alerts (default: output.address, "
+                   "127.0.0.1:9998).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Worker processes sharing the port (default: service.workers, 0 = one per "
+                   "CPU).")
+@click.option("--feed", "feed_paths", multiple=True, type=click.Path(exists=True),
+              help="Serve this feed file or folder (repeatable); replaces the configured or "
+                   "demo feeds.")
+def serve(config: Path | None, data_dir: Path | None, listen: str | None, output: str | None,
+          workers: int | None, feed_paths: tuple[str, ...]) -> None:
+    """Run the matching service: feeds and their schedule, the event service, the output."""
+    import logging
+
+    from trapline.service.server import Overrides, Supervisor
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    overrides = Overrides(config=config, data_dir=data_dir, listen=listen, output=output,
+                          workers=workers, feeds=list(feed_paths))
+    try:
+        supervisor = Supervisor(overrides)
+    except TraplineError as exc:
+        raise click.ClickException(str(exc)) from exc
+    sys.exit(supervisor.run())
+
+
 @main.command("normalize")
 @click.option("--kind", default=None, help="Read every value as this kind instead of detecting.")
 @click.argument("values", nargs=-1, required=True)

@@ -30,15 +30,49 @@ DATA_DIR_ENV = "TRAPLINE_DATA_DIR"
 CONFIG_ENV = "TRAPLINE_CONFIG"
 DEFAULT_CONFIG = "trapline.toml"
 DEMO_FEEDS = Path(__file__).resolve().parent / "demo"
-_TOP_LEVEL = {"data_dir", "feeds"}
+_TOP_LEVEL = {"data_dir", "feeds", "service", "output", "rule_sets"}
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
+class ServiceSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[service]``: the event service of ``trapline serve``."""
+
+    listen: str = "0.0.0.0:9999"          # HOST:PORT of the TCP event service
+    workers: int = 0                      # processes sharing the port; 0 = one per CPU
+    max_line_bytes: int = 65536           # longer event lines are dropped and counted
+    idle_timeout: float = 300.0           # seconds without data before a connection closes
+    max_connections: int = 10000          # per worker process
+    rules: str = "generic"                # the rule set for events no rule set's match claims
+    update_interval: float = 60.0         # seconds between feed scheduler ticks
+
+
+class OutputSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[output]``: where detections and service alerts go (docs/output.md)."""
+
+    address: str = "127.0.0.1:9998"       # HOST:PORT of the syslog receiver
+    protocol: str = "tcp"                 # tcp | udp
+    framing: str = "raw"                  # raw | rfc5424 | rfc3164
+    retries: int = 3                      # 0-10
+    retry_interval: float = 10.0          # seconds, at most 60
+    queue_size: int = 100_000
+    spool_dir: str = ""                   # a folder for at-least-once delivery; "" = none
+    spool_max_mb: int = 1024
+    facility: int = 1                     # syslog facility (user)
+    severity: int = 4                     # of detections (warning)
+    alert_severity: int = 5               # of service alerts (notice)
+    app_name: str = "trapline"
+    hostname: str = ""                    # "" = this machine's name
+    templates: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
 class Settings(msgspec.Struct, kw_only=True):
-    """The settings in force: where data lives, which feeds are configured."""
+    """The settings in force: where data lives, feeds, the service and its output."""
 
     data_dir: Path
     feeds: list[FeedConfig] = msgspec.field(default_factory=list)
+    service: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
+    output: OutputSettings = msgspec.field(default_factory=OutputSettings)
+    rule_sets: list[dict[str, Any]] = msgspec.field(default_factory=list)  # trapline.extract
     path: Path | None = None  # the file they came from
 
     @property
@@ -95,7 +129,51 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
         feeds = feeds_from_tables(tables, base)
     except FeedConfigError as exc:
         raise ConfigError(f"{file}: {exc}") from exc
-    return Settings(data_dir=Path(directory), feeds=feeds, path=file)
+    try:
+        service = msgspec.convert(data.get("service", {}), ServiceSettings)
+        output = msgspec.convert(data.get("output", {}), OutputSettings)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{file}: {exc}") from exc
+    _check_service(service, output, file)
+    rule_sets = data.get("rule_sets", [])
+    if not isinstance(rule_sets, list) or not all(isinstance(t, dict) for t in rule_sets):
+        raise ConfigError(f"{file}: rule_sets must be [[rule_sets]] tables")
+    return Settings(data_dir=Path(directory), feeds=feeds, service=service, output=output,
+                    rule_sets=rule_sets, path=file)
+
+
+def parse_address(text: str, what: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` too) as a pair; ConfigError naming ``what`` if invalid."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{what}: {text!r} is not HOST:PORT")
+    return host, int(port)
+
+
+def _check_service(service: ServiceSettings, output: OutputSettings, file: Path | None) -> None:
+    where = f"{file}: " if file else ""
+    parse_address(service.listen, f"{where}service.listen")
+    parse_address(output.address, f"{where}output.address")
+    checks = [
+        (service.workers >= 0, "service.workers must be 0 (one per CPU) or more"),
+        (1024 <= service.max_line_bytes <= 64 << 20, "service.max_line_bytes: 1 KiB to 64 MiB"),
+        (service.idle_timeout >= 0, "service.idle_timeout must be 0 (none) or more"),
+        (service.max_connections >= 1, "service.max_connections must be 1 or more"),
+        (service.update_interval >= 1, "service.update_interval must be 1 s or more"),
+        (output.protocol in ("tcp", "udp"), "output.protocol is tcp or udp"),
+        (output.framing in ("raw", "rfc5424", "rfc3164"),
+         "output.framing is raw, rfc5424 or rfc3164"),
+        (0 <= output.retries <= 10, "output.retries: 0 to 10"),
+        (0 <= output.retry_interval <= 60, "output.retry_interval: 0 to 60 seconds"),
+        (output.queue_size >= 1, "output.queue_size must be 1 or more"),
+        (0 <= output.facility <= 23, "output.facility: 0 to 23"),
+        (0 <= output.severity <= 7 and 0 <= output.alert_severity <= 7,
+         "output.severity and output.alert_severity: 0 to 7"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(where + message)
 
 
 def feeds_from_tables(tables: list[dict[str, Any]], base: Path) -> list[FeedConfig]:

@@ -1,0 +1,181 @@
+"""`trapline serve` as a real process: real sockets, the demo feeds, a syslog receiver."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+DEMO_URL = "http://malicious.trapline-demo.test/"
+DEMO_MD5 = "e6301b768ef6f9946cbca6d55e2bb10c"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Receiver(socketserver.ThreadingTCPServer):
+    """A syslog receiver over TCP that keeps every line it gets."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), self._Handler)
+
+    class _Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            for raw in self.rfile:
+                with self.server.lock:  # type: ignore[attr-defined]
+                    self.server.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))  # type: ignore[attr-defined]
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                found = [line for line in self.lines if text in line]
+            if found:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} never arrived; got {self.lines[-5:]}")
+
+
+class Service:
+    def __init__(self, process: subprocess.Popen[str], port: int, receiver: Receiver,
+                 config: Path) -> None:
+        self.process = process
+        self.port = port
+        self.receiver = receiver
+        self.config = config
+
+    def connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=20)
+        return sock
+
+
+def read_until(sock: socket.socket, marker: bytes, limit: int = 1 << 20) -> bytes:
+    data = b""
+    while marker not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+        assert len(data) < limit
+    return data
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    receiver = Receiver()
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    port = free_port()
+    config = tmp_path / "trapline.toml"
+    config.write_text("[service]\nupdate_interval = 5\n", encoding="utf-8")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trapline", "serve", "--config", str(config),
+         "--data-dir", str(tmp_path / "data"), "--listen", f"127.0.0.1:{port}",
+         "--output", f"127.0.0.1:{receiver.server_address[1]}", "--workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    running = Service(process, port, receiver, config)
+    try:
+        yield running
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        receiver.shutdown()
+        receiver.server_close()
+
+
+def test_splunk_style_client_gets_detections_then_finished(service: Service) -> None:
+    with service.connect() as sock:
+        sock.sendall(b"X-KF-SendFinishedEventX-KF-ReplyBack")
+        sock.sendall(f"ip=192.0.2.1 md5={DEMO_MD5} url={DEMO_URL}\n".encode())
+        reply = read_until(sock, b"LookupFinished").decode()
+    lines = reply.strip().split("\n")
+    assert lines[-1].startswith("LookupFinished")
+    detections = "\n".join(lines[:-1])
+    assert "MatchedIndicator=192.0.2.1" in detections
+    assert f"MatchedIndicator={DEMO_MD5}" in detections
+    assert "Category=Demo_Botnet_CnC_URL" in detections
+
+
+def test_kuma_style_pairs_with_flags_in_the_same_segment(service: Service) -> None:
+    with service.connect() as sock:
+        sock.sendall(b"X-KF-ReplyBackX-KF-SendFinishedEvent"
+                     b"ip=198.51.100.7|url=http://fakess123.nu|hash=" + DEMO_MD5.encode() + b"\n")
+        reply = read_until(sock, b"LookupFinished").decode()
+    assert "MatchedIndicator=198.51.100.0/24" in reply
+    assert "MatchedIndicator=fakess123.nu" in reply
+
+
+def test_flags_split_across_segments_and_ping(service: Service) -> None:
+    with service.connect() as sock:
+        sock.sendall(b"X-KF-Rep")
+        time.sleep(0.3)
+        sock.sendall(b"lyBackPI")
+        time.sleep(0.3)
+        sock.sendall(b"NG")
+        assert read_until(sock, b"\n") == b"PONG\n"
+    with service.connect() as sock:
+        for part in (b"X-KF-SendFin", b"ishedEventX-KF-Reply", b"Back", b"ip=192.0.2.1\n"):
+            sock.sendall(part)
+            time.sleep(0.2)
+        reply = read_until(sock, b"LookupFinished").decode()
+    assert "MatchedIndicator=192.0.2.1" in reply
+
+
+def test_bad_lines_cost_nothing_but_themselves(service: Service) -> None:
+    with service.connect() as sock:
+        sock.sendall(b"X-KF-SendFinishedEventX-KF-ReplyBack")
+        sock.sendall(b"x" * (1 << 20) + b"\n")               # a 1 MB line: dropped
+        sock.sendall(b"\xff\xfe ip=192.0.2.1 \xc0\xaf\r\n")   # invalid UTF-8: replaced
+        reply = read_until(sock, b"LookupFinished").decode()
+    assert "MatchedIndicator=192.0.2.1" in reply
+
+
+def test_without_reply_back_detections_go_to_the_output(service: Service) -> None:
+    service.receiver.wait_for("alert=KL_ALERT_ServiceStarted")
+    with service.connect() as sock:
+        sock.sendall(b"src=10.0.0.1 dst=192.0.2.1 request=" + DEMO_URL.encode() + b"\n")
+        time.sleep(0.5)
+    found = service.receiver.wait_for("MatchedIndicator=192.0.2.1")
+    assert found[0].startswith("Category=Demo_IP_Reputation|MatchedIndicator=192.0.2.1")
+
+
+def test_sighup_refuses_a_bad_config_and_applies_a_good_one(service: Service) -> None:
+    service.receiver.wait_for("alert=KL_ALERT_ServiceStarted")
+    service.config.write_text("[service]\nworkers = -1\n", encoding="utf-8")
+    service.process.send_signal(signal.SIGHUP)
+    time.sleep(1.0)
+    with service.connect() as sock:  # still serving on the old configuration
+        sock.sendall(b"X-KF-SendFinishedEventX-KF-ReplyBackip=192.0.2.1\n")
+        assert b"MatchedIndicator=192.0.2.1" in read_until(sock, b"LookupFinished")
+    assert not [line for line in service.receiver.lines if "ConfigurationUpdated" in line]
+    service.config.write_text("[service]\nupdate_interval = 5\n", encoding="utf-8")
+    service.process.send_signal(signal.SIGHUP)
+    service.receiver.wait_for("alert=KL_ALERT_ConfigurationUpdated")

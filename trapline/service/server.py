@@ -1,0 +1,274 @@
+"""``trapline serve``: a supervisor process and N worker processes sharing one port.
+
+The supervisor loads the settings, brings the snapshot up to date (the demo
+feeds when none is configured), starts the workers, runs the feed scheduler
+(``FeedUpdater.run_due`` every ``service.update_interval`` seconds, in a
+thread), and sends service alerts. Each worker runs an asyncio loop with the
+TCP event service bound with SO_REUSEPORT, follows the snapshot file, and sends
+its detections to the output itself. SIGHUP re-reads the configuration: an
+invalid one is refused (logged) and everything keeps running on the old one; a
+valid one goes to every worker and raises KL_ALERT_ConfigurationUpdated.
+SIGTERM or SIGINT stops everything and raises KL_ALERT_ServiceStopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from trapline import alerts
+from trapline.alerts import Alert
+from trapline.config import Settings, load_settings, parse_address
+from trapline.errors import ConfigError, TraplineError
+from trapline.extract import RuleSet, presets, rule_set_from_config
+from trapline.feeds.config import feed_for_path
+from trapline.feeds.updater import FeedUpdater
+from trapline.index import SnapshotCatalog, SnapshotFollower
+from trapline.service.events import EventProcessor
+from trapline.service.stats import Stats
+from trapline.service.syslog_output import SyslogSink
+from trapline.service.tcp import EventProtocol, Limits, serve_events
+from trapline.service.templates import Renderer, templates_from_config
+
+log = logging.getLogger("trapline.service")
+
+
+@dataclass
+class Overrides:
+    """Command-line settings; they win over the file at start and at every reload."""
+
+    config: Path | None = None
+    data_dir: Path | None = None
+    listen: str | None = None
+    output: str | None = None
+    workers: int | None = None
+    feeds: list[str] = field(default_factory=list)
+
+    def load(self) -> Settings:
+        """The file's settings with these applied; ConfigError if anything is invalid."""
+        settings = load_settings(self.config, data_dir=self.data_dir)
+        service, output = settings.service, settings.output
+        if self.listen is not None:
+            parse_address(self.listen, "--listen")
+            service = msgspec.structs.replace(service, listen=self.listen)
+        if self.workers is not None:
+            service = msgspec.structs.replace(service, workers=self.workers)
+        if self.output is not None:
+            parse_address(self.output, "--output")
+            output = msgspec.structs.replace(output, address=self.output)
+        feeds = [feed_for_path(path) for path in self.feeds] or settings.feeds
+        settings = msgspec.structs.replace(settings, service=service, output=output,
+                                           feeds=feeds)
+        Runtime.build(settings)  # templates and rule sets are checked here, before use
+        return settings
+
+
+@dataclass
+class Runtime:
+    """What a worker builds from the settings: rule sets, renderer, limits."""
+
+    rule_sets: list[RuleSet]
+    default: RuleSet
+    renderer: Renderer
+    limits: Limits
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        shipped = presets()
+        configured = [rule_set_from_config(table) for table in settings.rule_sets]
+        by_name = {**shipped, **{r.name: r for r in configured}}
+        default = by_name.get(settings.service.rules)
+        if default is None:
+            raise ConfigError(f"service.rules: no rule set named {settings.service.rules!r} "
+                              f"(presets: {', '.join(sorted(shipped))})")
+        # Configured rule sets are chosen by their match first; KUMA-style requests are
+        # recognised on the same port whatever the default is.
+        chosen = [*configured, shipped["kuma"]]
+        service = settings.service
+        return cls(chosen, default, Renderer(templates_from_config(settings.output.templates)),
+                   Limits(service.max_line_bytes, service.idle_timeout,
+                          service.max_connections))
+
+
+def make_sink(settings: Settings, renderer: Renderer, worker: int) -> SyslogSink:
+    """The output sink of one process (each has its own connection and spool folder)."""
+    output = settings.output
+    host, port = parse_address(output.address, "output.address")
+    spool = Path(output.spool_dir) / f"process-{worker}" if output.spool_dir else None
+    return SyslogSink(host, port, protocol=output.protocol, framing=output.framing,
+                      retries=output.retries, retry_interval=output.retry_interval,
+                      queue_size=output.queue_size, spool_dir=spool,
+                      spool_max_mb=output.spool_max_mb, renderer=renderer,
+                      app_name=output.app_name, hostname=output.hostname or None,
+                      facility=output.facility, severity=output.severity,
+                      alert_severity=output.alert_severity, worker=worker)
+
+
+# -- a worker ----------------------------------------------------------------------------------
+
+
+def worker_main(overrides: Overrides, index: int, ready: Any) -> None:
+    """Entry point of a worker process."""
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s worker-{index} %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_worker(overrides, index, ready))
+
+
+async def _worker(overrides: Overrides, index: int, ready: Any) -> None:
+    settings = overrides.load()
+    runtime = Runtime.build(settings)
+    stats = Stats()
+    sink = make_sink(settings, runtime.renderer, index + 1)
+    await sink.start()
+    follower = SnapshotFollower(SnapshotCatalog(settings.data_dir))
+    processor = EventProcessor(follower.get, runtime.rule_sets, runtime.default,
+                               runtime.renderer, stats)
+    connections: set[EventProtocol] = set()
+    limits = runtime.limits
+
+    def factory() -> EventProtocol:
+        return EventProtocol(processor, sink.send, limits, stats, connections)
+
+    host, port = parse_address(settings.service.listen, "service.listen")
+    server = await serve_events(host, port, factory, reuse_port=True)
+    ready.set()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def reload() -> None:
+        nonlocal limits
+        try:
+            fresh = Runtime.build(overrides.load())
+        except TraplineError as exc:
+            log.error("configuration refused, the old one stays: %s", exc)
+            return
+        processor.rule_sets, processor.default = fresh.rule_sets, fresh.default
+        processor.renderer = sink.renderer = fresh.renderer
+        limits.__dict__.update(fresh.limits.__dict__)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    await stop.wait()
+    server.close()
+    for connection in list(connections):
+        if connection.transport is not None:
+            connection.transport.close()
+    await sink.stop(5.0)
+
+
+# -- the supervisor ----------------------------------------------------------------------------
+
+
+class Supervisor:
+    """Runs the workers, the feed scheduler and the service alerts."""
+
+    def __init__(self, overrides: Overrides) -> None:
+        self.overrides = overrides
+        self.settings = overrides.load()
+        self.stop_event = threading.Event()
+        self.reload_event = threading.Event()
+        self.context = multiprocessing.get_context("spawn")
+        self.workers: list[Any] = []
+
+    def run(self) -> int:
+        settings = self.settings
+        runtime = Runtime.build(settings)
+        # The supervisor's output runs on its own event loop, in a thread.
+        self.loop = asyncio.new_event_loop()
+        self.loop_thread = threading.Thread(target=self.loop.run_forever, name="output",
+                                            daemon=True)
+        self.loop_thread.start()
+        self.sink = make_sink(settings, runtime.renderer, 0)
+        asyncio.run_coroutine_threadsafe(self.sink.start(), self.loop).result(30)
+        self.updater = self._updater(settings)
+        self._first_snapshot()
+        count = settings.service.workers or os.cpu_count() or 1
+        for index in range(count):
+            ready = self.context.Event()
+            process = self.context.Process(target=worker_main, args=(self.overrides, index, ready),
+                                           name=f"trapline-worker-{index}")
+            process.start()
+            if not ready.wait(60):
+                log.error("worker %d did not start", index)
+            self.workers.append(process)
+        self._alert(alerts.SERVICE_STARTED, listen=settings.service.listen,
+                    workers=str(count))
+        signal.signal(signal.SIGHUP, lambda *_: self.reload_event.set())
+        signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stop_event.set())
+        scheduler = threading.Thread(target=self._schedule, name="feed-scheduler", daemon=True)
+        scheduler.start()
+        while not self.stop_event.is_set():
+            if self.reload_event.wait(0.5):
+                self.reload_event.clear()
+                self._reload()
+        self._shutdown()
+        return 0
+
+    def _updater(self, settings: Settings) -> FeedUpdater:
+        return FeedUpdater(settings.data_dir, settings.feeds_or_demo, self)
+
+    def _first_snapshot(self) -> None:
+        """Update what is due (new feeds at once) and drop feeds no longer configured."""
+        self.updater.run_due()
+        catalog = SnapshotCatalog(self.settings.data_dir)
+        configured = {f.name for f in self.settings.feeds_or_demo if f.enabled}
+        try:
+            current = set(catalog.open_current().meta.feeds)
+        except TraplineError:
+            current = None
+        if current != configured:
+            self.updater.rebuild()
+
+    def _schedule(self) -> None:
+        while not self.stop_event.wait(self.settings.service.update_interval):
+            try:
+                self.updater.run_due()
+            except Exception:  # the scheduler must outlive any one failure
+                log.exception("feed scheduler tick failed")
+
+    def _reload(self) -> None:
+        try:
+            settings = self.overrides.load()
+        except TraplineError as exc:
+            log.error("configuration refused, the old one stays: %s", exc)
+            return
+        self.settings = settings
+        self.sink.renderer = Runtime.build(settings).renderer
+        self.updater = self._updater(settings)
+        threading.Thread(target=self._first_snapshot, daemon=True).start()
+        for process in self.workers:
+            if process.pid is not None:
+                os.kill(process.pid, signal.SIGHUP)
+        self._alert(alerts.CONFIGURATION_UPDATED,
+                    file=str(settings.path) if settings.path else "defaults")
+
+    def _shutdown(self) -> None:
+        for process in self.workers:
+            if process.is_alive():
+                process.terminate()
+        for process in self.workers:
+            process.join(10)
+        self._alert(alerts.SERVICE_STOPPED)
+        asyncio.run_coroutine_threadsafe(self.sink.stop(5.0), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.loop_thread.join(10)
+
+    # AlertSink: the updater and the supervisor raise alerts here
+    def alert(self, alert: Alert) -> None:
+        alerts.LogAlerts().alert(alert)
+        self.loop.call_soon_threadsafe(self.sink.alert, alert)
+
+    def _alert(self, name: str, **fields: str) -> None:
+        self.alert(Alert(name, fields))
