@@ -179,3 +179,45 @@ def test_sighup_refuses_a_bad_config_and_applies_a_good_one(service: Service) ->
     service.config.write_text("[service]\nupdate_interval = 5\n", encoding="utf-8")
     service.process.send_signal(signal.SIGHUP)
     service.receiver.wait_for("alert=KL_ALERT_ConfigurationUpdated")
+
+
+def test_a_client_that_never_reads_slows_only_itself(service: Service) -> None:
+    """One client floods events with reply-back and reads nothing; another is served."""
+    flood = service.connect()
+    flood.setblocking(False)
+    flood.sendall(b"X-KF-ReplyBack")
+    line = f"ip=192.0.2.1 md5={DEMO_MD5} url={DEMO_URL}\n".encode() * 200
+    sent = 0
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # until the server stops reading this client
+        try:
+            sent += flood.send(line)
+        except BlockingIOError:
+            time.sleep(0.05)
+            try:
+                sent += flood.send(line)
+            except BlockingIOError:
+                break
+    assert sent > 1 << 20  # the service took over a megabyte before pushing back
+    started = time.monotonic()
+    with service.connect() as other:
+        other.sendall(b"X-KF-SendFinishedEventX-KF-ReplyBackip=192.0.2.1\n")
+        assert b"MatchedIndicator=192.0.2.1" in read_until(other, b"LookupFinished")
+    assert time.monotonic() - started < 15
+    flood.close()
+
+
+def test_a_thousand_idle_connections_do_not_block_a_lookup(service: Service) -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:  # this test process holds the client ends
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    idle = [service.connect() for _ in range(1000)]
+    try:
+        with service.connect() as sock:
+            sock.sendall(b"X-KF-SendFinishedEventX-KF-ReplyBackip=192.0.2.1\n")
+            assert b"MatchedIndicator=192.0.2.1" in read_until(sock, b"LookupFinished")
+    finally:
+        for sock in idle:
+            sock.close()

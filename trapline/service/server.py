@@ -183,6 +183,7 @@ class Supervisor:
 
     def run(self) -> int:
         settings = self.settings
+        _raise_file_limit()
         runtime = Runtime.build(settings)
         # The supervisor's output runs on its own event loop, in a thread.
         self.loop = asyncio.new_event_loop()
@@ -272,3 +273,14 @@ class Supervisor:
 
     def _alert(self, name: str, **fields: str) -> None:
         self.alert(Alert(name, fields))
+
+
+def _raise_file_limit() -> None:
+    """Open files up to the hard limit: every connection is a descriptor."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
