@@ -14,20 +14,25 @@ r"""Rule sets from the configuration file's ``[[rule_sets]]`` tables.
 
 Every key and its default is in docs/extraction.md. Anything wrong (an unknown key,
 a regular expression that does not compile or is longer than 4 KiB, an unknown
-type or preset) raises ConfigError naming the rule set, the rule and the reason.
+type or preset) raises ConfigError naming the rule set, the rule and the reason. A
+pattern that one hostile line could stall for half a second or more
+(``trapline.extract.guard``) is accepted with a warning in the log.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from trapline.errors import ConfigError
+from trapline.extract.guard import SLOW_SECONDS, probe_seconds
 from trapline.extract.model import MAX_PATTERN_CHARS, RULE_TYPES
 from trapline.extract.presets import PRESET_CLASSES
 from trapline.extract.rules import Rule, RuleSet
 
+log = logging.getLogger(__name__)
 _SET_KEYS = ("name", "preset", "match", "request_id", "replace", "ignore", "rules")
 _RULE_KEYS = ("name", "type", "regex", "extract")
 _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
@@ -86,10 +91,17 @@ def compile_pattern(pattern: object, where: str) -> re.Pattern[str]:
         raise ConfigError(f"{where}: regular expression longer than {MAX_PATTERN_CHARS} "
                           "characters")
     try:
-        return re.compile(pattern)
+        compiled = re.compile(pattern)
     except (re.error, RecursionError, OverflowError, ValueError) as exc:
         raise ConfigError(f"{where}: regular expression {pattern!r} does not compile: "
                           f"{exc}") from None
+    seconds = probe_seconds(compiled)
+    if seconds > SLOW_SECONDS:
+        log.warning("%s: regular expression %r can take about %.0f s on one hostile 64 KiB "
+                    "line (a prefix repeated without its terminator); prefer a form that "
+                    "needs no terminator, such as src=(\\S*) for src=([^\\s]*?)\\s "
+                    "(docs/extraction.md, Limits)", where, pattern, seconds)
+    return compiled
 
 
 def _pattern(value: object, where: str) -> re.Pattern[str] | None:

@@ -87,21 +87,22 @@ def scan_text(text: str, out: Collector, *, rule: str | None = None) -> None:
 
 
 def _urls(text: str) -> list[tuple[int, int, str]]:
-    """``(start, end, value)`` of every URL in ``text``."""
+    """``(start, end, value)`` of every URL in ``text``, in order (linear in its length)."""
     found: list[tuple[int, int, str]] = []
     pos = text.find("://")
     while pos != -1:
         scheme = _SCHEME.search(text, max(0, pos - 5), pos)
-        body = _URL_BODY.match(text, pos + 3)
         end = pos + 3
-        if scheme is not None and body is not None:
-            value = text[scheme.start():body.end()].rstrip(_URL_TAIL)
-            if value.endswith(")") and "(" not in value:
-                value = value.rstrip(")")
-            end = scheme.start() + len(value)
-            if end > pos + 3:
-                found.append((scheme.start(), end, value))
-        pos = text.find("://", max(end, pos + 3))
+        if scheme is not None:
+            body = _URL_BODY.match(text, end)
+            if body is not None:
+                value = text[scheme.start():body.end()].rstrip(_URL_TAIL)
+                if value.endswith(")") and "(" not in value:
+                    value = value.rstrip(")")
+                if scheme.start() + len(value) > end:
+                    found.append((scheme.start(), scheme.start() + len(value), value))
+                end = max(end, body.end())
+        pos = text.find("://", end)
     return found
 
 

@@ -90,6 +90,7 @@ class RuleSet:
         self.match: Pattern | None = _compiled(match)  # type: ignore[arg-type]
         self.request_id: Pattern | None = _compiled(request_id)
         self.normalizer = Normalizer(tuple(replace), tuple(ignore))
+        self._normalize = self.normalizer.apply if self.normalizer else None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {len(self.rules)} rules>"
@@ -104,8 +105,8 @@ class RuleSet:
             if found is not None:
                 request_id = found.group(1) if found.re.groups else found.group(0)
         text: str | None = event
-        if self.normalizer:
-            text = self.normalizer.apply(event)
+        if self._normalize is not None:
+            text = self._normalize(event)
             if text is None:
                 return None
         out = Collector()

@@ -3,8 +3,9 @@
     decoded = decode_object(line, decoder)   # a Struct, or None if the line is no such object
 
 A syslog header before the object (``Mar  1 host suricata[1]: {...}``) is skipped.
-A line that is not JSON, or whose fields have unexpected types, is read as free text
-by the caller, so that nothing in it is lost.
+A line that is not JSON, whose fields have unexpected types, or that nests deeper than
+msgspec decodes (about a thousand levels), is read as free text by the caller, so that
+nothing in it is lost.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ def decode_object(line: str, decoder: msgspec.json.Decoder[T]) -> T | None:
         return None
     try:
         return decoder.decode(line[start:] if start else line)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None  # RecursionError: nesting deeper than msgspec decodes
 
 
 def text_of(value: Any) -> str | None:
