@@ -84,11 +84,16 @@ async def saturate(port: int, lines: list[bytes], connections: int, opening: byt
                 await writer.drain()
 
         sender = asyncio.create_task(send())
-        while pending:
+        tail = b""  # a marker may be cut between two reads
+        while pending > 0:
             chunk = await reader.read(1 << 20)
             if not chunk:
                 raise RuntimeError("connection closed early")
-            pending -= chunk.count(marker)
+            data = tail + chunk
+            pending -= data.count(marker)
+            cut = data.rfind(marker)
+            tail = data[max(cut + len(marker) if cut >= 0 else 0,
+                            len(data) - len(marker) + 1):]
         await sender
         writer.close()
 
@@ -139,6 +144,7 @@ def percentiles(values: list[float]) -> str:
 
 
 def start_service(data: Path, feed: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+    log = open(data.parent / f"serve-{workers}.log", "w")  # noqa: SIM115 - the child's
     receiver = socket.socket()
     receiver.bind(("127.0.0.1", 0))
     receiver.listen()
@@ -146,7 +152,7 @@ def start_service(data: Path, feed: Path, port: int, workers: int) -> subprocess
         [sys.executable, "-m", "trapline", "serve", "--data-dir", str(data), "--feed", str(feed),
          "--listen", f"127.0.0.1:{port}", "--workers", str(workers),
          "--output", f"127.0.0.1:{receiver.getsockname()[1]}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=log)
     process.receiver = receiver  # type: ignore[attr-defined]
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -233,7 +239,10 @@ def main() -> None:
             for workers, rate in results.items():
                 print(f"  trapline/redis with {workers} worker(s): {rate / redis_rate:.2f}")
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if os.environ.get("KEEP_BENCH") is None:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            print("kept", folder)
 
 
 if __name__ == "__main__":

@@ -41,8 +41,11 @@ class EventProcessor:
         self.stats = stats
 
     def process(self, event: str, *, source_id: str = "", finished: bool = False,
-                count: bool = True) -> Outcome:
-        """Extract the event's observables, look them up, render one line per match."""
+                count: bool = True, snapshot: Snapshot | None = None) -> Outcome:
+        """Extract the event's observables, look them up, render one line per match.
+
+        ``snapshot``: the one to use (a batch of events takes one, for one version).
+        """
         rule_set = choose_rule_set(event, self.rule_sets, self.default)
         extraction = rule_set.extract(event)
         if extraction is None:
@@ -52,7 +55,8 @@ class EventProcessor:
         totals: Counter[str] = Counter()
         request_id = extraction.request_id
         if extraction.observables:
-            snapshot = self.snapshot()
+            if snapshot is None:
+                snapshot = self.snapshot()
             verdicts = snapshot.lookup_many([o.value for o in extraction.observables])
             for observed, verdict in zip(extraction.observables, verdicts, strict=True):
                 for match in verdict.matches:

@@ -137,7 +137,7 @@ async def _worker(overrides: Overrides, index: int, ready: Any) -> None:
     limits = runtime.limits
 
     def factory() -> EventProtocol:
-        return EventProtocol(processor, sink.send, limits, stats, connections)
+        return EventProtocol(processor, sink.send_many, limits, stats, connections)
 
     host, port = parse_address(settings.service.listen, "service.listen")
     server = await serve_events(host, port, factory, reuse_port=True)

@@ -21,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from trapline.index.snapshot import Snapshot
 from trapline.service.events import EventProcessor
 from trapline.service.stats import Stats
 
@@ -48,7 +49,7 @@ class Limits:
 class EventProtocol(asyncio.Protocol):
     """One client connection of the event service."""
 
-    def __init__(self, processor: EventProcessor, output: Callable[[str], None],
+    def __init__(self, processor: EventProcessor, output: Callable[[list[str]], None],
                  limits: Limits, stats: Stats, connections: set[EventProtocol]) -> None:
         self.processor = processor
         self.output = output
@@ -119,7 +120,9 @@ class EventProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         if self.buffer and not self.skipping and self.flags_done:
-            self._event(bytes(self.buffer))  # a last event without its LF
+            batch = _Batch(self.processor.snapshot)
+            self._event(bytes(self.buffer), batch)  # a last event without its LF
+            self._flush(batch)
         self.buffer.clear()
         return None
 
@@ -156,8 +159,10 @@ class EventProtocol(asyncio.Protocol):
             self.save_statistic = True
 
     def _read_lines(self) -> None:
+        """Process every complete line of the buffer; replies go out in one write."""
         buffer = self.buffer
         start = 0
+        batch = _Batch(self.processor.snapshot)
         while True:
             end = buffer.find(b"\n", start)
             if end == -1:
@@ -167,7 +172,7 @@ class EventProtocol(asyncio.Protocol):
             elif end - start > self.limits.max_line:
                 self._too_long()
             else:
-                self._event(bytes(buffer[start:end]))
+                self._event(bytes(buffer[start:end]), batch)
             start = end + 1
         del buffer[:start]
         if len(buffer) > self.limits.max_line:
@@ -175,13 +180,20 @@ class EventProtocol(asyncio.Protocol):
                 self._too_long()
             self.skipping = True
             buffer.clear()
+        self._flush(batch)
+
+    def _flush(self, batch: _Batch) -> None:
+        if batch.output:
+            self.output(batch.output)
+        if batch.back and self.transport is not None:
+            self.transport.write(("\n".join(batch.back) + "\n").encode("utf-8", "replace"))
 
     def _too_long(self) -> None:
         self.stats.count("lines_too_long")
         log.warning("event line over %d bytes from %s dropped", self.limits.max_line,
                     self.source_id)
 
-    def _event(self, raw: bytes) -> None:
+    def _event(self, raw: bytes, batch: _Batch) -> None:
         raw = raw.replace(b"\r", b"")
         if not raw.strip():
             return
@@ -193,21 +205,36 @@ class EventProtocol(asyncio.Protocol):
         try:
             outcome = self.processor.process(
                 text, source_id=self.source_id, finished=self.finished,
-                count=self.save_statistic or not self.reply_back)
+                count=self.save_statistic or not self.reply_back, snapshot=batch.snapshot())
         except Exception:  # a bug on one event must not cost the connection
             self.stats.count("event_errors")
             log.exception("event from %s could not be processed", self.source_id)
             return
         # The finished line always comes back to the client that asked for it (it paces
         # its events by it); detections come back only with reply-back.
-        back = outcome.detections if self.reply_back else []
-        if not self.reply_back:
-            for line in outcome.detections:
-                self.output(line)
+        if self.reply_back:
+            batch.back.extend(outcome.detections)
+        else:
+            batch.output.extend(outcome.detections)
         if outcome.finished is not None:
-            back = [*back, outcome.finished]
-        if back and self.transport is not None:
-            self.transport.write(("\n".join(back) + "\n").encode("utf-8", "replace"))
+            batch.back.append(outcome.finished)
+
+
+class _Batch:
+    """The replies and output lines of one chunk of events, and its one snapshot."""
+
+    __slots__ = ("_get", "_snapshot", "back", "output")
+
+    def __init__(self, get: Callable[[], Snapshot]) -> None:
+        self._get = get
+        self._snapshot: Snapshot | None = None
+        self.back: list[str] = []
+        self.output: list[str] = []
+
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            self._snapshot = self._get()
+        return self._snapshot
 
 
 async def serve_events(host: str, port: int, protocol_factory: Callable[[], EventProtocol], *,
