@@ -77,18 +77,16 @@ def read_until(sock: socket.socket, marker: bytes, limit: int = 1 << 20) -> byte
     return data
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
-    receiver = Receiver()
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+def launch(tmp_path: Path, config_text: str, output_port: int, *args: str) -> Service:
+    """``trapline serve`` in a subprocess, once its event port accepts connections."""
     port = free_port()
     config = tmp_path / "trapline.toml"
-    config.write_text("[service]\nupdate_interval = 5\n", encoding="utf-8")
+    config.write_text(config_text, encoding="utf-8")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
         [sys.executable, "-m", "trapline", "serve", "--config", str(config),
          "--data-dir", str(tmp_path / "data"), "--listen", f"127.0.0.1:{port}",
-         "--output", f"127.0.0.1:{receiver.server_address[1]}", "--workers", "1"],
+         "--output", f"127.0.0.1:{output_port}", "--workers", "1", *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -98,17 +96,34 @@ def service(tmp_path: Path) -> Iterator[Service]:
             break
         except OSError:
             time.sleep(0.2)
-    running = Service(process, port, receiver, config)
+    return Service(process, port, None, config)  # type: ignore[arg-type]
+
+
+def stop(service: Service) -> None:
+    service.process.send_signal(signal.SIGTERM)
+    try:
+        service.process.wait(30)
+    except subprocess.TimeoutExpired:
+        service.process.kill()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    running = Receiver()
+    threading.Thread(target=running.serve_forever, daemon=True).start()
+    yield running
+    running.shutdown()
+    running.server_close()
+
+
+@pytest.fixture
+def service(tmp_path: Path, receiver: Receiver) -> Iterator[Service]:
+    running = launch(tmp_path, "[service]\nupdate_interval = 5\n", receiver.server_address[1])
+    running.receiver = receiver
     try:
         yield running
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        receiver.shutdown()
-        receiver.server_close()
+        stop(running)
 
 
 def test_splunk_style_client_gets_detections_then_finished(service: Service) -> None:
@@ -221,3 +236,67 @@ def test_a_thousand_idle_connections_do_not_block_a_lookup(service: Service) -> 
     finally:
         for sock in idle:
             sock.close()
+
+
+def test_high_availability_request_ids_prefix_every_reply(tmp_path: Path,
+                                                          receiver: Receiver) -> None:
+    config = ('[service]\nupdate_interval = 5\n[[rule_sets]]\nname = "ha"\n'
+              'preset = "keyvalue"\nmatch = "reqid="\nrequest_id = "reqid=(\\\\S+)"\n')
+    service = launch(tmp_path, config, receiver.server_address[1])
+    try:
+        with service.connect() as sock:
+            sock.sendall(b"X-KF-SendFinishedEventX-KF-ReplyBack"
+                         b"reqid=R42 ip=192.0.2.1\nreqid=R43 ip=203.0.113.9\n")
+            reply = read_until(sock, b"R43 LookupFinished").decode()
+    finally:
+        stop(service)
+    lines = reply.strip().split("\n")
+    assert lines[0].startswith("R42 Category=Demo_IP_Reputation|MatchedIndicator=192.0.2.1")
+    assert lines[1:] == ["R42 LookupFinished", "R43 LookupFinished"]
+
+
+def test_real_eve_events_find_the_known_sofacy_hits(tmp_path: Path, receiver: Receiver,
+                                                    shared_data: Path) -> None:
+    """The Sofacy capture's DNS queries hit signature-base's c2-iocs.txt (data README)."""
+    feed = shared_data / "feeds/neo23x0-signature-base/c2-iocs.txt"
+    events = shared_data / "events/suricata-eve-generated"
+    eve = events / "0031_tests_bug-2158_public-ex1_section8_Sofacy.eve.json"
+    service = launch(tmp_path, '[service]\nrules = "eve"\n', receiver.server_address[1],
+                     "--feed", str(feed))
+    try:
+        lines = eve.read_bytes().splitlines()
+        with service.connect() as sock:
+            sock.sendall(b"X-KF-SendFinishedEventX-KF-ReplyBack" + b"\n".join(lines) + b"\n")
+            reply = b""
+            while reply.count(b"LookupFinished") < len(lines):
+                chunk = sock.recv(65536)
+                assert chunk
+                reply += chunk
+    finally:
+        stop(service)
+    text = reply.decode()
+    assert "MatchedIndicator=drivres-update.info" in text
+    assert "MatchedIndicator=softupdates.info" in text
+
+
+def test_detections_reach_a_real_rsyslog(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))
+    from syslog_receivers import rsyslog_or_skip
+
+    rsyslog = rsyslog_or_skip(tmp_path).start()
+    service = launch(tmp_path, "[service]\nupdate_interval = 5\n", rsyslog.tcp_port)
+    try:
+        rsyslog.wait_count(1)  # KL_ALERT_ServiceStarted
+        with service.connect() as sock:
+            sock.sendall(b"dst=192.0.2.1 url=" + DEMO_URL.encode() + b"\n")
+        deadline = time.monotonic() + 30
+        while not any("MatchedIndicator=192.0.2.1" in line for line in rsyslog.lines()):
+            assert time.monotonic() < deadline, rsyslog.lines()
+            time.sleep(0.1)
+    finally:
+        stop(service)
+        rsyslog.stop()
+    lines = rsyslog.lines()
+    assert any(line.startswith("Category=Demo_IP_Reputation|MatchedIndicator=192.0.2.1")
+               for line in lines)
+    assert any("alert=KL_ALERT_ServiceStarted" in line for line in lines)
