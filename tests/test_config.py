@@ -65,6 +65,15 @@ def test_no_file_means_demo_feeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         ("[[feeds]]\nsource = 'a/x.txt'\n[[feeds]]\nsource = 'b/x.txt'\n", "share a name"),
         ("[[feeds]]\nsource = 'a'\nname = '../etc'\n", "feed name"),
         ("not toml = = 1\n", "not valid TOML"),
+        ("[service]\nlisten = 'nowhere'\n", "service.listen: 'nowhere' is not HOST:PORT"),
+        ("[service]\nworkers = -1\n", "service.workers"),
+        ("[service]\nmax_line_bytes = 10\n", "service.max_line_bytes"),
+        ("[service]\ncolour = 1\n", "colour"),
+        ("[output]\naddress = '127.0.0.1:99999'\n", "output.address"),
+        ("[output]\nprotocol = 'sctp'\n", "output.protocol"),
+        ("[output]\nretries = 11\n", "output.retries: 0 to 10"),
+        ("[output]\nretry_interval = 61\n", "output.retry_interval"),
+        ("rule_sets = 1\n", "rule_sets must be"),
     ],
 )
 def test_invalid_configuration_is_refused_with_the_reason(tmp_path: Path, text: str,
@@ -96,3 +105,11 @@ def test_secrets_never_show(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_schedules_are_the_vendor_values() -> None:
     assert SCHEDULES == (0, 30, 60, 120, 240, 480, 960, 1440)
+
+
+def test_service_and_output_defaults(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, ""))
+    assert (settings.service.listen, settings.service.workers, settings.service.rules) == (
+        "0.0.0.0:9999", 0, "generic")
+    assert (settings.output.address, settings.output.protocol, settings.output.retries,
+            settings.output.retry_interval) == ("127.0.0.1:9998", "tcp", 3, 10.0)

@@ -30,7 +30,7 @@ from trapline import alerts
 from trapline.alerts import Alert
 from trapline.config import Settings, load_settings, parse_address
 from trapline.errors import ConfigError, TraplineError
-from trapline.extract import RuleSet, presets, rule_set_from_config
+from trapline.extract import RuleSet, presets, rule_sets_from_config
 from trapline.feeds.config import feed_for_path
 from trapline.feeds.updater import FeedUpdater
 from trapline.index import SnapshotCatalog, SnapshotFollower
@@ -85,7 +85,7 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         shipped = presets()
-        configured = [rule_set_from_config(table) for table in settings.rule_sets]
+        configured = rule_sets_from_config(settings.rule_sets)
         by_name = {**shipped, **{r.name: r for r in configured}}
         default = by_name.get(settings.service.rules)
         if default is None:
