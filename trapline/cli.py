@@ -21,8 +21,8 @@ from trapline.verdict_format import format_table, verdict_json, verdict_rows
 
 DATA_DIR_OPTION = click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Data directory (default: the configuration's data_dir, $TRAPLINE_DATA_DIR or "
-         "./trapline-data).")
+    help="Data directory (default: $TRAPLINE_DATA_DIR, else the configuration's data_dir, "
+         "else ./trapline-data).")
 CONFIG_OPTION = click.option(
     "--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Configuration file (default: $TRAPLINE_CONFIG, else ./trapline.toml if present).")
