@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import cast
 
 from trapline.index.snapshot import Snapshot
 from trapline.service.events import EventProcessor
@@ -69,8 +70,7 @@ class EventProtocol(asyncio.Protocol):
     # -- connection lifecycle ----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         peer = transport.get_extra_info("peername")
         self.source_id = peer[0] if isinstance(peer, tuple) else ""
         if len(self.connections) >= self.limits.max_connections:
