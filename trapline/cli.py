@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -18,6 +19,9 @@ from trapline.feeds.report import FeedReport
 from trapline.index import Snapshot, SnapshotBuilder, SnapshotCatalog, build_memory_snapshot
 from trapline.indicators import InvalidIndicator, normalize
 from trapline.verdict_format import format_table, verdict_json, verdict_rows
+
+if TYPE_CHECKING:
+    from trapline.feeds.updater import UpdateResult
 
 DATA_DIR_OPTION = click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -156,7 +160,7 @@ def feeds_list(config: Path | None, data_dir: Path | None) -> None:
 @click.argument("source")
 def feeds_check(format: str, kind: str | None, source: str) -> None:
     """Parse SOURCE (a file, a folder or a URL) and report what an import would read."""
-    from trapline.feed_summary import import_progress, reasons, results_table
+    from trapline.feed_summary import import_progress
     from trapline.feeds.updater import check_feed
 
     try:
@@ -165,7 +169,7 @@ def feeds_check(format: str, kind: str | None, source: str) -> None:
         raise click.ClickException(str(exc)) from exc
     with import_progress(Console(stderr=True)) as progress:
         result = check_feed(feed, progress)
-    _print_results([result], results_table, reasons)
+    _print_results([result])
     sys.exit(0 if result.ok else 1)
 
 
@@ -182,7 +186,7 @@ def feeds_update(config: Path | None, data_dir: Path | None, due: bool,
 
     With no feed configured, the demo feeds are loaded.
     """
-    from trapline.feed_summary import import_progress, reasons, results_table
+    from trapline.feed_summary import import_progress
     from trapline.feeds.updater import FeedUpdater
 
     settings = _settings(config, data_dir)
@@ -198,13 +202,15 @@ def feeds_update(config: Path | None, data_dir: Path | None, due: bool,
                 results = updater.update(names or None, progress=progress)
     except TraplineError as exc:
         raise click.ClickException(str(exc)) from exc
-    _print_results(results, results_table, reasons)
+    _print_results(results)
     for alert in sink.alerts:
         click.echo(alert.text())
     sys.exit(0 if all(r.ok for r in results) else 1)
 
 
-def _print_results(results, results_table, reasons) -> None:  # type: ignore[no-untyped-def]
+def _print_results(results: list[UpdateResult]) -> None:
+    from trapline.feed_summary import reasons, results_table
+
     console = Console(width=200)
     console.print(results_table(results))
     for line in reasons(results):

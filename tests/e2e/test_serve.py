@@ -5,52 +5,28 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import socketserver
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from syslog_receivers import Receiver, free_port, rsyslog_or_skip
 
 DEMO_URL = "http://malicious.trapline-demo.test/"
 DEMO_MD5 = "e6301b768ef6f9946cbca6d55e2bb10c"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Receiver(socketserver.ThreadingTCPServer):
-    """A syslog receiver over TCP that keeps every line it gets."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), self._Handler)
-
-    class _Handler(socketserver.StreamRequestHandler):
-        def handle(self) -> None:
-            for raw in self.rfile:
-                with self.server.lock:  # type: ignore[attr-defined]
-                    self.server.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))  # type: ignore[attr-defined]
-
-    def wait_for(self, text: str, timeout: float = 30.0) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                found = [line for line in self.lines if text in line]
-            if found:
-                return found
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} never arrived; got {self.lines[-5:]}")
+def wait_for(receiver: Receiver, text: str, timeout: float = 30.0) -> list[str]:
+    """The received lines holding ``text``, once there is one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [line for line in receiver.snapshot() if text in line]
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} never arrived; got {receiver.snapshot()[-5:]}")
 
 
 class Service:
@@ -109,16 +85,13 @@ def stop(service: Service) -> None:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    running = Receiver()
-    threading.Thread(target=running.serve_forever, daemon=True).start()
-    yield running
-    running.shutdown()
-    running.server_close()
+    with Receiver() as running:
+        yield running
 
 
 @pytest.fixture
 def service(tmp_path: Path, receiver: Receiver) -> Iterator[Service]:
-    running = launch(tmp_path, "[service]\nupdate_interval = 5\n", receiver.server_address[1])
+    running = launch(tmp_path, "[service]\nupdate_interval = 5\n", receiver.port)
     running.receiver = receiver
     try:
         yield running
@@ -174,26 +147,26 @@ def test_bad_lines_cost_nothing_but_themselves(service: Service) -> None:
 
 
 def test_without_reply_back_detections_go_to_the_output(service: Service) -> None:
-    service.receiver.wait_for("alert=KL_ALERT_ServiceStarted")
+    wait_for(service.receiver, "alert=KL_ALERT_ServiceStarted")
     with service.connect() as sock:
         sock.sendall(b"src=10.0.0.1 dst=192.0.2.1 request=" + DEMO_URL.encode() + b"\n")
         time.sleep(0.5)
-    found = service.receiver.wait_for("MatchedIndicator=192.0.2.1")
+    found = wait_for(service.receiver, "MatchedIndicator=192.0.2.1")
     assert found[0].startswith("Category=Demo_IP_Reputation|MatchedIndicator=192.0.2.1")
 
 
 def test_sighup_refuses_a_bad_config_and_applies_a_good_one(service: Service) -> None:
-    service.receiver.wait_for("alert=KL_ALERT_ServiceStarted")
+    wait_for(service.receiver, "alert=KL_ALERT_ServiceStarted")
     service.config.write_text("[service]\nworkers = -1\n", encoding="utf-8")
     service.process.send_signal(signal.SIGHUP)
     time.sleep(1.0)
     with service.connect() as sock:  # still serving on the old configuration
         sock.sendall(b"X-KF-SendFinishedEventX-KF-ReplyBackip=192.0.2.1\n")
         assert b"MatchedIndicator=192.0.2.1" in read_until(sock, b"LookupFinished")
-    assert not [line for line in service.receiver.lines if "ConfigurationUpdated" in line]
+    assert not [line for line in service.receiver.snapshot() if "ConfigurationUpdated" in line]
     service.config.write_text("[service]\nupdate_interval = 5\n", encoding="utf-8")
     service.process.send_signal(signal.SIGHUP)
-    service.receiver.wait_for("alert=KL_ALERT_ConfigurationUpdated")
+    wait_for(service.receiver, "alert=KL_ALERT_ConfigurationUpdated")
 
 
 def test_a_client_that_never_reads_slows_only_itself(service: Service) -> None:
@@ -242,7 +215,7 @@ def test_high_availability_request_ids_prefix_every_reply(tmp_path: Path,
                                                           receiver: Receiver) -> None:
     config = ('[service]\nupdate_interval = 5\n[[rule_sets]]\nname = "ha"\n'
               'preset = "keyvalue"\nmatch = "reqid="\nrequest_id = "reqid=(\\\\S+)"\n')
-    service = launch(tmp_path, config, receiver.server_address[1])
+    service = launch(tmp_path, config, receiver.port)
     try:
         with service.connect() as sock:
             sock.sendall(b"X-KF-SendFinishedEventX-KF-ReplyBack"
@@ -261,7 +234,7 @@ def test_real_eve_events_find_the_known_sofacy_hits(tmp_path: Path, receiver: Re
     feed = shared_data / "feeds/neo23x0-signature-base/c2-iocs.txt"
     events = shared_data / "events/suricata-eve-generated"
     eve = events / "0031_tests_bug-2158_public-ex1_section8_Sofacy.eve.json"
-    service = launch(tmp_path, '[service]\nrules = "eve"\n', receiver.server_address[1],
+    service = launch(tmp_path, '[service]\nrules = "eve"\n', receiver.port,
                      "--feed", str(feed))
     try:
         lines = eve.read_bytes().splitlines()
@@ -280,9 +253,6 @@ def test_real_eve_events_find_the_known_sofacy_hits(tmp_path: Path, receiver: Re
 
 
 def test_detections_reach_a_real_rsyslog(tmp_path: Path) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))
-    from syslog_receivers import rsyslog_or_skip
-
     rsyslog = rsyslog_or_skip(tmp_path).start()
     service = launch(tmp_path, "[service]\nupdate_interval = 5\n", rsyslog.tcp_port)
     try:
@@ -313,23 +283,15 @@ def test_receiver_down_for_30_seconds_loses_nothing_with_the_spool(tmp_path: Pat
             sock.sendall(b"".join(b"n=%d dst=192.0.2.1\n" % i for i in range(500)))
             time.sleep(1)
         time.sleep(30)
-        receiver = Receiver.__new__(Receiver)
-        receiver.lines, receiver.lock = [], threading.Lock()
-        socketserver.ThreadingTCPServer.__init__(receiver, ("127.0.0.1", port),
-                                                 Receiver._Handler)
-        threading.Thread(target=receiver.serve_forever, daemon=True).start()
-        try:
+        with Receiver(port=port) as receiver:
             deadline = time.monotonic() + 60
             while True:
-                with receiver.lock:
-                    hits = [line for line in receiver.lines if "MatchedIndicator=192.0.2.1" in line]
-                    started = [line for line in receiver.lines if "ServiceStarted" in line]
+                lines = receiver.snapshot()
+                hits = [line for line in lines if "MatchedIndicator=192.0.2.1" in line]
+                started = [line for line in lines if "ServiceStarted" in line]
                 if (len(hits) >= 500 and started) or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
-        finally:
-            receiver.shutdown()
-            receiver.server_close()
     finally:
         stop(service)
     assert len(hits) >= 500  # at least once: a repeat would be byte-identical

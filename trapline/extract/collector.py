@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trapline.extract.fields import field_type
 from trapline.extract.model import Extraction, Observed
 from trapline.extract.values import accept
 
@@ -48,6 +49,14 @@ class Collector:
         if key is not None and key not in self.seen:
             self.seen.add(key)
             self.observables.append(_new(Observed, (rule, key[0], key[1])))
+
+    def pair(self, key: str, value: str) -> None:
+        """A ``key=value`` pair: an observable when the key names a type, else a capture."""
+        kind = field_type(key)
+        if kind is None:
+            self.capture(key, value)
+        else:
+            self.field(key, kind, value)
 
     def found(self, rule: str, kind: str, value: str) -> None:
         """Capture and record a value already known to be a ``kind`` observable."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 
 from trapline.extract.collector import Collector
-from trapline.extract.fields import field_type
 from trapline.extract.freetext import scan_text
 from trapline.extract.rules import RuleSet
 
@@ -76,8 +75,4 @@ class KeyValueRuleSet(RuleSet):
         for key, value in pairs(text):
             if not value:
                 continue
-            kind = field_type(key)
-            if kind is None:
-                out.capture(key, value)
-            else:
-                out.field(key, kind, value)
+            out.pair(key, value)

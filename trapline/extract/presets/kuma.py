@@ -21,7 +21,6 @@ read as free text.
 from __future__ import annotations
 
 from trapline.extract.collector import Collector
-from trapline.extract.fields import field_type
 from trapline.extract.freetext import scan_text
 from trapline.extract.rules import RuleSet
 
@@ -56,8 +55,4 @@ class KumaRuleSet(RuleSet):
             value = value.strip()
             if not key or not value:
                 continue
-            kind = field_type(key)
-            if kind is None:
-                out.capture(key, value)
-            else:
-                out.field(key, kind, value)
+            out.pair(key, value)
