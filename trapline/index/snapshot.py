@@ -88,16 +88,17 @@ class Snapshot:
 
     def lookup(self, observable: str | Indicator, *, now: float | None = None) -> Verdict:
         """Every record matching ``observable``, each with how it matched."""
-        return self._lookup(self.backend.view(), observable, time.time() if now is None else now)
+        return self.lookup_in(self.backend.view(), observable, time.time() if now is None else now)
 
     def lookup_many(self, observables: Iterable[str | Indicator], *,
                     now: float | None = None) -> list[Verdict]:
         """Lookups of many observables through one view (one consistent version)."""
         view = self.backend.view()
         when = time.time() if now is None else now
-        return [self._lookup(view, item, when) for item in observables]
+        return [self.lookup_in(view, item, when) for item in observables]
 
-    def _lookup(self, view: View, observable: str | Indicator, now: float) -> Verdict:
+    def lookup_in(self, view: View, observable: str | Indicator, now: float) -> Verdict:
+        """One lookup through a view the caller holds (``backend.view()``) at time ``now``."""
         if isinstance(observable, Indicator):
             indicator, text = observable, observable.value
         else:

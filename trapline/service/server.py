@@ -34,6 +34,7 @@ from trapline.extract import RuleSet, presets, rule_sets_from_config
 from trapline.feeds.config import feed_for_path
 from trapline.feeds.updater import FeedUpdater
 from trapline.index import SnapshotCatalog, SnapshotFollower
+from trapline.index.matcher import Matcher
 from trapline.service.events import EventProcessor
 from trapline.service.stats import Stats
 from trapline.service.syslog_output import SyslogSink
@@ -131,7 +132,8 @@ async def _worker(overrides: Overrides, index: int, ready: Any) -> None:
     sink = make_sink(settings, runtime.renderer, index + 1)
     await sink.start()
     follower = SnapshotFollower(SnapshotCatalog(settings.data_dir))
-    processor = EventProcessor(follower.get, runtime.rule_sets, runtime.default,
+    matcher = Matcher(follower.get)
+    processor = EventProcessor(matcher, runtime.rule_sets, runtime.default,
                                runtime.renderer, stats)
     connections: set[EventProtocol] = set()
     limits = runtime.limits

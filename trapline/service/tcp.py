@@ -22,7 +22,6 @@ import logging
 from collections.abc import Callable
 from typing import cast
 
-from trapline.index.snapshot import Snapshot
 from trapline.service.events import EventProcessor
 from trapline.service.stats import Stats
 
@@ -120,9 +119,9 @@ class EventProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         if self.buffer and not self.skipping and self.flags_done:
-            batch = _Batch(self.processor.snapshot)
-            self._event(bytes(self.buffer), batch)  # a last event without its LF
-            self._flush(batch)
+            events: list[str] = []
+            self._event(bytes(self.buffer), events)  # a last event without its LF
+            self._flush(events)
         self.buffer.clear()
         return None
 
@@ -162,7 +161,7 @@ class EventProtocol(asyncio.Protocol):
         """Process every complete line of the buffer; replies go out in one write."""
         buffer = self.buffer
         start = 0
-        batch = _Batch(self.processor.snapshot)
+        events: list[str] = []
         while True:
             end = buffer.find(b"\n", start)
             if end == -1:
@@ -172,7 +171,7 @@ class EventProtocol(asyncio.Protocol):
             elif end - start > self.limits.max_line:
                 self._too_long()
             else:
-                self._event(bytes(buffer[start:end]), batch)
+                self._event(bytes(buffer[start:end]), events)
             start = end + 1
         del buffer[:start]
         if len(buffer) > self.limits.max_line:
@@ -180,61 +179,43 @@ class EventProtocol(asyncio.Protocol):
                 self._too_long()
             self.skipping = True
             buffer.clear()
-        self._flush(batch)
+        self._flush(events)
 
-    def _flush(self, batch: _Batch) -> None:
-        if batch.output:
-            self.output(batch.output)
-        if batch.back and self.transport is not None:
-            self.transport.write(("\n".join(batch.back) + "\n").encode("utf-8", "replace"))
+    def _flush(self, events: list[str]) -> None:
+        """Process a chunk's events together; their replies go out in one write."""
+        if not events:
+            return
+        outcomes = self.processor.process_many(
+            events, source_id=self.source_id, finished=self.finished,
+            count=self.save_statistic or not self.reply_back)
+        back: list[str] = []
+        output: list[str] = []
+        # The finished line always comes back to the client that asked for it (it paces
+        # its events by it); detections come back only with reply-back.
+        detections = back if self.reply_back else output
+        for outcome in outcomes:
+            detections.extend(outcome.detections)
+            if outcome.finished is not None:
+                back.append(outcome.finished)
+        if output:
+            self.output(output)
+        if back and self.transport is not None:
+            self.transport.write(("\n".join(back) + "\n").encode("utf-8", "replace"))
 
     def _too_long(self) -> None:
         self.stats.count("lines_too_long")
         log.warning("event line over %d bytes from %s dropped", self.limits.max_line,
                     self.source_id)
 
-    def _event(self, raw: bytes, batch: _Batch) -> None:
+    def _event(self, raw: bytes, events: list[str]) -> None:
         raw = raw.replace(b"\r", b"")
         if not raw.strip():
             return
         try:
-            text = raw.decode("utf-8")
+            events.append(raw.decode("utf-8"))
         except UnicodeDecodeError:
-            text = raw.decode("utf-8", "replace")
+            events.append(raw.decode("utf-8", "replace"))
             self.stats.count("invalid_utf8")
-        try:
-            outcome = self.processor.process(
-                text, source_id=self.source_id, finished=self.finished,
-                count=self.save_statistic or not self.reply_back, snapshot=batch.snapshot())
-        except Exception:  # a bug on one event must not cost the connection
-            self.stats.count("event_errors")
-            log.exception("event from %s could not be processed", self.source_id)
-            return
-        # The finished line always comes back to the client that asked for it (it paces
-        # its events by it); detections come back only with reply-back.
-        if self.reply_back:
-            batch.back.extend(outcome.detections)
-        else:
-            batch.output.extend(outcome.detections)
-        if outcome.finished is not None:
-            batch.back.append(outcome.finished)
-
-
-class _Batch:
-    """The replies and output lines of one chunk of events, and its one snapshot."""
-
-    __slots__ = ("_get", "_snapshot", "back", "output")
-
-    def __init__(self, get: Callable[[], Snapshot]) -> None:
-        self._get = get
-        self._snapshot: Snapshot | None = None
-        self.back: list[str] = []
-        self.output: list[str] = []
-
-    def snapshot(self) -> Snapshot:
-        if self._snapshot is None:
-            self._snapshot = self._get()
-        return self._snapshot
 
 
 async def serve_events(host: str, port: int, protocol_factory: Callable[[], EventProtocol], *,

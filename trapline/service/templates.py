@@ -46,6 +46,9 @@ _FINISHED = frozenset({"Date", "RecordContext", "SourceId", "REQ"})
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MAX_DEPTH = 8
 MAX_LIST = 100
+#: Placeholders a detection line takes from the match and the observable only.
+_PER_MATCH = frozenset({"Category", "MatchedIndicator", "RecordContext", "Observable", "Feed",
+                        "IndicatorInfo"})
 
 
 class Templates(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -143,6 +146,15 @@ class Renderer:
         self._ids = EventIds()
         self._date_second = -1
         self._date_text = ""
+
+    @property
+    def per_match(self) -> bool:
+        """True when a detection line depends only on the match and the observable.
+
+        Such lines can be kept and reused for a repeated verdict (no date, source,
+        request id, event id or captured values in the template).
+        """
+        return self._detection.names <= _PER_MATCH
 
     @property
     def capture_names(self) -> frozenset[str]:
