@@ -9,7 +9,7 @@ import msgspec
 from trapline.indicators import Indicator
 
 
-class Match(msgspec.Struct, frozen=True):
+class Match(msgspec.Struct, frozen=True, gc=False):
     """One matching record and the reason it matched.
 
     ``how`` is one of ``exact``, ``cidr``, ``parent-domain``, ``domain-mask``,
@@ -35,7 +35,7 @@ class Match(msgspec.Struct, frozen=True):
         return f"{how} {self.pattern}"
 
 
-class Verdict(msgspec.Struct, frozen=True):
+class Verdict(msgspec.Struct, frozen=True, gc=False):
     """The answer for one observable, against one snapshot version.
 
     When an allow list matches the observable, ``matches`` is empty, ``allowed_by``

@@ -31,7 +31,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from trapline.alerts import Alert
 from trapline.errors import ConfigError
@@ -110,8 +110,7 @@ class _TcpConnection(asyncio.Protocol):
         self._fd = -1
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         transport.set_write_buffer_limits(high=0)  # paused while anything is unwritten
         sock = transport.get_extra_info("socket")
         if sock is not None:
