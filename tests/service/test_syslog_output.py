@@ -152,6 +152,36 @@ def test_without_spool_lines_beyond_the_retries_are_dropped_and_counted() -> Non
     assert after["dropped"] == 10 and after["sent"] == 5
 
 
+def test_stopping_does_not_wait_out_a_retry_pause(tmp_path: Path) -> None:
+    """Receiver down, a 60 s retry pause under way: stop makes one last attempt and ends."""
+    port = free_port()
+
+    async def run() -> tuple[float, dict[str, int]]:
+        sink = SyslogSink("127.0.0.1", port, retries=3, retry_interval=60,
+                          spool_dir=tmp_path / "spool")
+        await sink.start()
+        sink.send("kept in the spool")
+        await settle(sink, lambda: sink.counters()["retried"] == 1)
+        started = time.monotonic()
+        await sink.stop(30)
+        return time.monotonic() - started, sink.counters()
+
+    took, counters = asyncio.run(run())
+    assert took < 15, f"stop waited {took:.1f} s: the retry pause was not cut short"
+    assert counters["sent"] == 0
+
+    async def later() -> dict[str, int]:  # the spooled line goes out once a receiver is up
+        sink = SyslogSink("127.0.0.1", port, spool_dir=tmp_path / "spool")
+        await sink.start()
+        await settle(sink, lambda: sink.counters()["sent"] == 1)
+        await sink.stop(10)
+        return sink.counters()
+
+    with Receiver(port=port) as receiver:
+        asyncio.run(later())
+        assert receiver.wait_count(1) == ["kept in the spool"]
+
+
 def test_a_short_outage_is_bridged_by_the_retries() -> None:
     port = free_port()
     receiver = Receiver(port=port)

@@ -341,6 +341,7 @@ class SyslogSink:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._wakeup = asyncio.Event()
+        self._stop_requested = asyncio.Event()
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="syslog-output")
 
@@ -353,6 +354,7 @@ class SyslogSink:
             self._stopping = True
             if self._wakeup is not None:
                 self._wakeup.set()
+                self._stop_requested.set()  # a retry wait ends: one last attempt
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout)
             except TimeoutError:
@@ -413,6 +415,12 @@ class SyslogSink:
                 await self._send_udp(batch)
         except OSError as exc:
             self._fail(batch)
+            if self._stopping:
+                # Stopping with the receiver away: no retry waits (the spool, if any,
+                # keeps the lines; without one they are counted as dropped by stop()).
+                self._warn("down", "output to %s:%d failed while stopping (%s)",
+                           self.host, self.port, exc.strerror or exc)
+                return True
             await self._after_failure(exc)
             return False
         self._inflight = None
@@ -425,6 +433,11 @@ class SyslogSink:
                 self._counters["errors"] += 1
                 self._warn("commit", "spool commit failed: %s", exc)
         return False
+
+    async def _retry_pause(self) -> None:
+        """Wait ``retry_interval`` before a retry, or less when the output is stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_requested.wait(), self.retry_interval)
 
     async def _sleep_or_wake(self, seconds: float) -> None:
         assert self._wakeup is not None
@@ -490,12 +503,12 @@ class SyslogSink:
             self._warn("retry", "output to %s:%d failed (%s): retry %d of %d in %g s",
                        self.host, self.port, reason, self._failures, self.retries,
                        self.retry_interval)
-            await asyncio.sleep(self.retry_interval)
+            await self._retry_pause()
         elif self.spool is not None:
             self._counters["retried"] += 1
             self._warn("down", "output to %s:%d failed (%s): lines stay spooled, retrying "
                        "every %g s", self.host, self.port, reason, self.retry_interval)
-            await asyncio.sleep(self.retry_interval)
+            await self._retry_pause()
         else:
             batch = self._memory.take(self.batch_lines, self.batch_bytes)
             dropped = len(batch.messages) if batch else 0
