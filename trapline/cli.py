@@ -99,19 +99,22 @@ def lookup(feeds: tuple[Path, ...], format: str, config: Path | None, data_dir: 
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Worker processes sharing the port (default: service.workers, 0 = one per "
                    "CPU).")
+@click.option("--http", "http_listen", default=None, metavar="HOST:PORT",
+              help="The HTTP API, enabled (default: http.listen, 0.0.0.0:8443, HTTPS).")
 @click.option("--feed", "feed_paths", multiple=True, type=click.Path(exists=True),
               help="Serve this feed file or folder (repeatable); replaces the configured or "
                    "demo feeds.")
 def serve(config: Path | None, data_dir: Path | None, listen: str | None, output: str | None,
-          workers: int | None, feed_paths: tuple[str, ...]) -> None:
-    """Run the matching service: feeds and their schedule, the event service, the output."""
+          workers: int | None, http_listen: str | None, feed_paths: tuple[str, ...]) -> None:
+    """Run the matching service: feeds and their schedule, the event service, the HTTP API,
+    the output."""
     import logging
 
     from trapline.service.server import Overrides, Supervisor
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     overrides = Overrides(config=config, data_dir=data_dir, listen=listen, output=output,
-                          workers=workers, feeds=list(feed_paths))
+                          workers=workers, http=http_listen, feeds=list(feed_paths))
     try:
         supervisor = Supervisor(overrides)
     except TraplineError as exc:

@@ -14,6 +14,7 @@ in the file are relative to the file.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -30,7 +31,7 @@ DATA_DIR_ENV = "TRAPLINE_DATA_DIR"
 CONFIG_ENV = "TRAPLINE_CONFIG"
 DEFAULT_CONFIG = "trapline.toml"
 DEMO_FEEDS = Path(__file__).resolve().parent / "demo"
-_TOP_LEVEL = {"data_dir", "feeds", "service", "output", "rule_sets"}
+_TOP_LEVEL = {"data_dir", "feeds", "service", "output", "rule_sets", "http"}
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -44,6 +45,7 @@ class ServiceSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_connections: int = 10000          # per worker process
     rules: str = "generic"                # the rule set for events no rule set's match claims
     update_interval: float = 60.0         # seconds between feed scheduler ticks
+    event_loop: str = "uvloop"            # uvloop | asyncio (uvloop falls back if missing)
 
 
 class OutputSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -65,6 +67,20 @@ class OutputSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     templates: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class HttpSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[http]``: the HTTP face of ``trapline serve`` (docs/http-api.md)."""
+
+    enabled: bool = True
+    listen: str = "0.0.0.0:8443"          # HOST:PORT, shared by every worker
+    tls: bool = True                      # false only on a loopback address
+    certificate: str = ""                 # PEM; "" = self-signed, made once in DATA_DIR/tls/
+    private_key: str = ""                 # PEM, with `certificate`
+    max_body_mb: int = 64                 # largest lookup request body (the vendor's 64 MB)
+    max_connections: int = 1000           # per worker; more are answered 503
+    keep_alive_timeout: int = 60          # seconds an idle connection stays open
+    auth_cache_seconds: float = 60.0      # how long a checked user and password is trusted
+
+
 class Settings(msgspec.Struct, kw_only=True):
     """The settings in force: where data lives, feeds, the service and its output."""
 
@@ -73,6 +89,7 @@ class Settings(msgspec.Struct, kw_only=True):
     service: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
     output: OutputSettings = msgspec.field(default_factory=OutputSettings)
     rule_sets: list[dict[str, Any]] = msgspec.field(default_factory=list)  # trapline.extract
+    http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     path: Path | None = None  # the file they came from
 
     @property
@@ -132,14 +149,19 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     try:
         service = msgspec.convert(data.get("service", {}), ServiceSettings)
         output = msgspec.convert(data.get("output", {}), OutputSettings)
+        http = msgspec.convert(data.get("http", {}), HttpSettings)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{file}: {exc}") from exc
     _check_service(service, output, file)
+    http = msgspec.structs.replace(
+        http, certificate=str(_resolve(base, http.certificate)) if http.certificate else "",
+        private_key=str(_resolve(base, http.private_key)) if http.private_key else "")
+    check_http(http, f"{file}: " if file else "")
     rule_sets = data.get("rule_sets", [])
     if not isinstance(rule_sets, list) or not all(isinstance(t, dict) for t in rule_sets):
         raise ConfigError(f"{file}: rule_sets must be [[rule_sets]] tables")
     return Settings(data_dir=Path(directory), feeds=feeds, service=service, output=output,
-                    rule_sets=rule_sets, path=file)
+                    rule_sets=rule_sets, http=http, path=file)
 
 
 def parse_address(text: str, what: str) -> tuple[str, int]:
@@ -161,6 +183,7 @@ def _check_service(service: ServiceSettings, output: OutputSettings, file: Path 
         (service.idle_timeout >= 0, "service.idle_timeout must be 0 (none) or more"),
         (service.max_connections >= 1, "service.max_connections must be 1 or more"),
         (service.update_interval >= 1, "service.update_interval must be 1 s or more"),
+        (service.event_loop in ("uvloop", "asyncio"), "service.event_loop is uvloop or asyncio"),
         (output.protocol in ("tcp", "udp"), "output.protocol is tcp or udp"),
         (output.framing in ("raw", "rfc5424", "rfc3164"),
          "output.framing is raw, rfc5424 or rfc3164"),
@@ -174,6 +197,34 @@ def _check_service(service: ServiceSettings, output: OutputSettings, file: Path 
     for ok, message in checks:
         if not ok:
             raise ConfigError(where + message)
+
+
+def check_http(http: HttpSettings, where: str = "") -> None:
+    """Refuse an invalid ``[http]``; plain HTTP only on a loopback address."""
+    host, _ = parse_address(http.listen, f"{where}http.listen")
+    checks = [
+        (bool(http.certificate) == bool(http.private_key),
+         "http.certificate and http.private_key go together"),
+        (1 <= http.max_body_mb <= 1024, "http.max_body_mb: 1 to 1024"),
+        (http.max_connections >= 1, "http.max_connections must be 1 or more"),
+        (http.keep_alive_timeout >= 1, "http.keep_alive_timeout must be 1 s or more"),
+        (http.auth_cache_seconds >= 0, "http.auth_cache_seconds must be 0 (none) or more"),
+        (not http.enabled or http.tls or is_loopback(host),
+         f"http.tls = false is allowed only on a loopback address, not {http.listen!r}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(where + message)
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def feeds_from_tables(tables: list[dict[str, Any]], base: Path) -> list[FeedConfig]:

@@ -62,7 +62,8 @@ def launch(tmp_path: Path, config_text: str, output_port: int, *args: str) -> Se
     process = subprocess.Popen(
         [sys.executable, "-m", "trapline", "serve", "--config", str(config),
          "--data-dir", str(tmp_path / "data"), "--listen", f"127.0.0.1:{port}",
-         "--output", f"127.0.0.1:{output_port}", "--workers", "1", *args],
+         "--output", f"127.0.0.1:{output_port}", "--workers", "1",
+         "--http", f"127.0.0.1:{free_port()}", *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -296,3 +297,18 @@ def test_receiver_down_for_30_seconds_loses_nothing_with_the_spool(tmp_path: Pat
         stop(service)
     assert len(hits) >= 500  # at least once: a repeat would be byte-identical
     assert started  # the supervisor's own alert, spooled while the receiver was down
+
+
+def test_a_port_another_process_holds_is_refused(tmp_path: Path) -> None:
+    """Workers share their ports with SO_REUSEPORT; a second instance must not join them."""
+    port = free_port()
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "trapline", "serve", "--data-dir", str(tmp_path / "data"),
+             "--listen", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{free_port()}"],
+            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert f"service.listen: cannot listen on 127.0.0.1:{port}" in result.stderr

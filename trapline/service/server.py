@@ -4,8 +4,9 @@ The supervisor loads the settings, brings the snapshot up to date (the demo
 feeds when none is configured), starts the workers, runs the feed scheduler
 (``FeedUpdater.run_due`` every ``service.update_interval`` seconds, in a
 thread), and sends service alerts. Each worker runs an asyncio loop with the
-TCP event service bound with SO_REUSEPORT, follows the snapshot file, and sends
-its detections to the output itself. SIGHUP re-reads the configuration: an
+TCP event service and the HTTP API (service/http, docs/http-api.md) bound with
+SO_REUSEPORT, follows the snapshot file, and sends its detections to the output
+itself. SIGHUP re-reads the configuration: an
 invalid one is refused (logged) and everything keeps running on the old one; a
 valid one goes to every worker and raises KL_ALERT_ConfigurationUpdated.
 SIGTERM or SIGINT stops everything and raises KL_ALERT_ServiceStopped.
@@ -15,11 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import importlib.util
 import logging
 import multiprocessing
 import os
 import signal
+import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +33,7 @@ import msgspec
 
 from trapline import alerts
 from trapline.alerts import Alert
-from trapline.config import Settings, load_settings, parse_address
+from trapline.config import Settings, check_http, load_settings, parse_address
 from trapline.errors import ConfigError, TraplineError
 from trapline.extract import RuleSet, presets, rule_sets_from_config
 from trapline.feeds.config import feed_for_path
@@ -36,12 +41,15 @@ from trapline.feeds.updater import FeedUpdater
 from trapline.index import SnapshotCatalog, SnapshotFollower
 from trapline.index.matcher import Matcher
 from trapline.service.events import EventProcessor
+from trapline.service.http import AppContext, HttpServer, Principal, refuse_everyone, start_http
+from trapline.service.http.tls import server_context, tls_files
 from trapline.service.stats import Stats
 from trapline.service.syslog_output import SyslogSink
 from trapline.service.tcp import EventProtocol, Limits, serve_events
 from trapline.service.templates import Renderer, templates_from_config
 
 log = logging.getLogger("trapline.service")
+GC_THRESHOLDS = (50_000, 50, 100)
 
 
 @dataclass
@@ -53,6 +61,7 @@ class Overrides:
     listen: str | None = None
     output: str | None = None
     workers: int | None = None
+    http: str | None = None
     feeds: list[str] = field(default_factory=list)
 
     def load(self) -> Settings:
@@ -68,8 +77,12 @@ class Overrides:
             parse_address(self.output, "--output")
             output = msgspec.structs.replace(output, address=self.output)
         feeds = [feed_for_path(path) for path in self.feeds] or settings.feeds
+        http = settings.http
+        if self.http is not None:
+            http = msgspec.structs.replace(http, listen=self.http, enabled=True)
+            check_http(http, "--http: ")
         settings = msgspec.structs.replace(settings, service=service, output=output,
-                                           feeds=feeds)
+                                           feeds=feeds, http=http)
         Runtime.build(settings)  # templates and rule sets are checked here, before use
         return settings
 
@@ -101,6 +114,11 @@ class Runtime:
                           service.max_connections))
 
 
+def authenticator_for(settings: Settings) -> Callable[[str, str], Principal | None]:
+    """Who may use the HTTP API: the store's users, once the store is wired; nobody until."""
+    return refuse_everyone
+
+
 def make_sink(settings: Settings, renderer: Renderer, worker: int) -> SyslogSink:
     """The output sink of one process (each has its own connection and spool folder)."""
     output = settings.output
@@ -121,8 +139,20 @@ def make_sink(settings: Settings, renderer: Renderer, worker: int) -> SyslogSink
 def worker_main(overrides: Overrides, index: int, ready: Any) -> None:
     """Entry point of a worker process."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s worker-{index} %(message)s")
+    # Lookups allocate short-lived objects by the million; the default thresholds run a
+    # full collection over the verdict cache every few thousand events (a third of the
+    # time under load, measured in bench/protocol_bench.py). Fewer, younger collections.
+    gc.set_threshold(*GC_THRESHOLDS)
+    loop = "asyncio"
+    with contextlib.suppress(TraplineError):
+        loop = overrides.load().service.event_loop
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_worker(overrides, index, ready))
+        if loop == "uvloop" and importlib.util.find_spec("uvloop") is not None:
+            import uvloop
+
+            uvloop.run(_worker(overrides, index, ready))
+        else:
+            asyncio.run(_worker(overrides, index, ready))
 
 
 async def _worker(overrides: Overrides, index: int, ready: Any) -> None:
@@ -143,7 +173,13 @@ async def _worker(overrides: Overrides, index: int, ready: Any) -> None:
 
     host, port = parse_address(settings.service.listen, "service.listen")
     server = await serve_events(host, port, factory, reuse_port=True)
+    http: HttpServer | None = None
+    if settings.http.enabled:
+        http = await start_http(settings, AppContext(
+            lookup_many=matcher.lookup_many, authenticate_basic=authenticator_for(settings),
+            stats=stats, snapshot_version=lambda: follower.get().version, worker=index + 1))
     ready.set()
+    gc.freeze()  # what start-up made lives as long as the worker: out of every collection
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -163,6 +199,8 @@ async def _worker(overrides: Overrides, index: int, ready: Any) -> None:
     loop.add_signal_handler(signal.SIGINT, stop.set)
     await stop.wait()
     server.close()
+    if http is not None:
+        await http.stop()
     for connection in list(connections):
         if connection.transport is not None:
             connection.transport.close()
@@ -178,6 +216,13 @@ class Supervisor:
     def __init__(self, overrides: Overrides) -> None:
         self.overrides = overrides
         self.settings = overrides.load()
+        if self.settings.http.enabled:  # make the self-signed certificate once, before workers
+            files = tls_files(self.settings)
+            if files is not None:
+                server_context(*files)
+        _check_port_free(self.settings.service.listen, "service.listen")
+        if self.settings.http.enabled:
+            _check_port_free(self.settings.http.listen, "http.listen")
         self.stop_event = threading.Event()
         self.reload_event = threading.Event()
         self.context = multiprocessing.get_context("spawn")
@@ -275,6 +320,20 @@ class Supervisor:
 
     def _alert(self, name: str, **fields: str) -> None:
         self.alert(Alert(name, fields))
+
+
+def _check_port_free(address: str, key: str) -> None:
+    """Refuse a port another process holds: workers share theirs with SO_REUSEPORT, which
+    would otherwise let a second ``trapline serve`` join the first one's port silently."""
+    host, port = parse_address(address, key)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"{key}: cannot listen on {address}: {exc.strerror or exc} "
+                              f"(another trapline serve or another program has it)") from exc
 
 
 def _raise_file_limit() -> None:
