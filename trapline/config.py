@@ -31,7 +31,7 @@ DATA_DIR_ENV = "TRAPLINE_DATA_DIR"
 CONFIG_ENV = "TRAPLINE_CONFIG"
 DEFAULT_CONFIG = "trapline.toml"
 DEMO_FEEDS = Path(__file__).resolve().parent / "demo"
-_TOP_LEVEL = {"data_dir", "feeds", "service", "output", "rule_sets", "http"}
+_TOP_LEVEL = {"data_dir", "feeds", "service", "output", "rule_sets", "http", "store"}
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -81,6 +81,14 @@ class HttpSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     auth_cache_seconds: float = 60.0      # how long a checked user and password is trusted
 
 
+class StoreSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[store]``: where users, lists, detections and the audit log live (docs/store.md)."""
+
+    url: str = ""                         # "" = SQLite at DATA_DIR/trapline.db; or postgresql://
+    detections_queue: int = 100_000       # detections waiting to be written, per worker
+    keep_detections_days: float = 90.0    # older detections are deleted; 0 = keep forever
+
+
 class Settings(msgspec.Struct, kw_only=True):
     """The settings in force: where data lives, feeds, the service and its output."""
 
@@ -90,12 +98,18 @@ class Settings(msgspec.Struct, kw_only=True):
     output: OutputSettings = msgspec.field(default_factory=OutputSettings)
     rule_sets: list[dict[str, Any]] = msgspec.field(default_factory=list)  # trapline.extract
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
+    store: StoreSettings = msgspec.field(default_factory=StoreSettings)
     path: Path | None = None  # the file they came from
 
     @property
     def feeds_or_demo(self) -> list[FeedConfig]:
         """The configured feeds, or the demo feeds when none is configured."""
         return self.feeds or demo_feeds()
+
+    @property
+    def store_target(self) -> str | Path:
+        """What ``trapline.store.open_store`` opens: the URL, else the data directory."""
+        return self.store.url or self.data_dir
 
 
 def default_data_dir() -> Path:
@@ -150,9 +164,13 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
         service = msgspec.convert(data.get("service", {}), ServiceSettings)
         output = msgspec.convert(data.get("output", {}), OutputSettings)
         http = msgspec.convert(data.get("http", {}), HttpSettings)
+        store = msgspec.convert(data.get("store", {}), StoreSettings)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{file}: {exc}") from exc
     _check_service(service, output, file)
+    if store.detections_queue < 1 or store.keep_detections_days < 0:
+        raise ConfigError(f"{file}: store.detections_queue must be 1 or more and "
+                          "store.keep_detections_days 0 or more")
     http = msgspec.structs.replace(
         http, certificate=str(_resolve(base, http.certificate)) if http.certificate else "",
         private_key=str(_resolve(base, http.private_key)) if http.private_key else "")
@@ -161,7 +179,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     if not isinstance(rule_sets, list) or not all(isinstance(t, dict) for t in rule_sets):
         raise ConfigError(f"{file}: rule_sets must be [[rule_sets]] tables")
     return Settings(data_dir=Path(directory), feeds=feeds, service=service, output=output,
-                    rule_sets=rule_sets, http=http, path=file)
+                    rule_sets=rule_sets, http=http, store=store, path=file)
 
 
 def parse_address(text: str, what: str) -> tuple[str, int]:

@@ -79,3 +79,19 @@ def test_a_failing_event_costs_only_itself() -> None:
     assert counters["event_errors"] == 1
     assert counters["events"] == 2
     assert counters["observables"] == 2
+
+
+def test_counted_detections_are_handed_to_the_recorder_with_their_event() -> None:
+    shipped = presets()
+    rows: list = []
+    events = EventProcessor(Matcher(lambda: SNAPSHOT), [shipped["kuma"]], shipped["generic"],
+                            Renderer(), Stats(), record=rows.extend)
+    events.process("ip=203.0.113.9|domain=a.evil.example", source_id="10.0.0.9")
+    events.process("ip=203.0.113.9", source_id="10.0.0.9", count=False)  # reply-back traffic
+    assert [(r.observable, r.indicator, r.category, r.feed, r.source, r.snapshot)
+            for r in rows] == [("203.0.113.9", "203.0.113.9", "C2", "vendor", "10.0.0.9", 1),
+                               ("a.evil.example", "evil.example", "Malicious", "vendor",
+                                "10.0.0.9", 1)]
+    assert rows[0].event == "ip=203.0.113.9|domain=a.evil.example"
+    assert rows[1].context == {"threat": "Trojan"}
+    assert len({r.detection_id for r in rows}) == 2

@@ -13,7 +13,9 @@ snapshot and the lists for all of them, counters added once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from trapline.extract import RuleSet, choose_rule_set
@@ -21,9 +23,11 @@ from trapline.index.matcher import Matcher, MatchView
 from trapline.index.verdict import Verdict
 from trapline.service.stats import Stats
 from trapline.service.templates import Renderer
+from trapline.store.records import DetectionInput
 
 log = logging.getLogger("trapline.service")
 RENDERED_SIZE = 50_000
+MAX_KEPT_EVENT = 8192  # characters of the original event kept with a detection
 
 
 @dataclass
@@ -40,8 +44,11 @@ class EventProcessor:
     """Turns event lines into detection lines against the snapshot and lists in force."""
 
     def __init__(self, matcher: Matcher, rule_sets: Sequence[RuleSet], default: RuleSet,
-                 renderer: Renderer, stats: Stats) -> None:
+                 renderer: Renderer, stats: Stats,
+                 record: Callable[[list[DetectionInput]], None] | None = None) -> None:
+        """``record``: where counted detections go to be kept (the store's recorder)."""
         self.matcher = matcher
+        self.record = record
         self.rule_sets = list(rule_sets)
         self.default = default
         self.renderer = renderer
@@ -76,6 +83,9 @@ class EventProcessor:
             self._rendered_by = renderer
         outcomes: list[Outcome] = []
         ignored = observed = failed = 0
+        record = self.record
+        to_keep: list[DetectionInput] = []
+        now = time.time()
         for event in events:
             try:
                 extraction = choose_rule_set(event, rule_sets, default).extract(event)
@@ -112,6 +122,14 @@ class EventProcessor:
                             totals[hit.category] = totals.get(hit.category, 0) + 1
                             if count:
                                 stats.detection(hit.category, hit.feed, source_id)
+                                if record is not None:
+                                    to_keep.append(DetectionInput(
+                                        detection_id=uuid.uuid4().hex, time=now,
+                                        observable=observable.value, indicator=hit.pattern,
+                                        category=hit.category, feed=hit.feed,
+                                        context=hit.context, source=source_id,
+                                        event=event[:MAX_KEPT_EVENT],
+                                        snapshot=view.snapshot.version))
                 outcome = Outcome(lines)
                 if finished:
                     outcome.finished = renderer.finished(len(lines), totals,
@@ -121,6 +139,8 @@ class EventProcessor:
                 failed += 1
                 log.exception("event from %s could not be processed", source_id)
                 outcomes.append(Outcome(failed=True))
+        if to_keep and record is not None:
+            record(to_keep)
         counters = stats.counters
         counters["events"] += len(events) - failed - ignored
         counters["observables"] += observed

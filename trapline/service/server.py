@@ -24,6 +24,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,12 +42,16 @@ from trapline.feeds.updater import FeedUpdater
 from trapline.index import SnapshotCatalog, SnapshotFollower
 from trapline.index.matcher import Matcher
 from trapline.service.events import EventProcessor
+from trapline.service.first_start import create_first_admin, first_start_message
 from trapline.service.http import AppContext, HttpServer, Principal, refuse_everyone, start_http
 from trapline.service.http.tls import server_context, tls_files
+from trapline.service.lists import ListsFollower
+from trapline.service.recorder import DetectionRecorder
 from trapline.service.stats import Stats
 from trapline.service.syslog_output import SyslogSink
 from trapline.service.tcp import EventProtocol, Limits, serve_events
 from trapline.service.templates import Renderer, templates_from_config
+from trapline.store import SYSTEM, open_store
 
 log = logging.getLogger("trapline.service")
 GC_THRESHOLDS = (50_000, 50, 100)
@@ -162,9 +167,15 @@ async def _worker(overrides: Overrides, index: int, ready: Any) -> None:
     sink = make_sink(settings, runtime.renderer, index + 1)
     await sink.start()
     follower = SnapshotFollower(SnapshotCatalog(settings.data_dir))
-    matcher = Matcher(follower.get)
+    store = await asyncio.to_thread(open_store, settings.store_target)
+    lists = ListsFollower(store, stats)
+    await asyncio.to_thread(lists.refresh)  # the lists are in force before the first event
+    lists_task = asyncio.create_task(lists.run(), name="lists")
+    recorder = DetectionRecorder(store, stats, queue_size=settings.store.detections_queue)
+    recorder.start()
+    matcher = Matcher(follower.get, lists.get)
     processor = EventProcessor(matcher, runtime.rule_sets, runtime.default,
-                               runtime.renderer, stats)
+                               runtime.renderer, stats, record=recorder.record)
     connections: set[EventProtocol] = set()
     limits = runtime.limits
 
@@ -204,7 +215,10 @@ async def _worker(overrides: Overrides, index: int, ready: Any) -> None:
     for connection in list(connections):
         if connection.transport is not None:
             connection.transport.close()
+    lists_task.cancel()
+    await asyncio.to_thread(recorder.stop, 5.0)
     await sink.stop(5.0)
+    store.close()
 
 
 # -- the supervisor ----------------------------------------------------------------------------
@@ -227,6 +241,7 @@ class Supervisor:
         self.reload_event = threading.Event()
         self.context = multiprocessing.get_context("spawn")
         self.workers: list[Any] = []
+        self._last_retention = 0.0
 
     def run(self) -> int:
         settings = self.settings
@@ -239,6 +254,11 @@ class Supervisor:
         self.loop_thread.start()
         self.sink = make_sink(settings, runtime.renderer, 0)
         asyncio.run_coroutine_threadsafe(self.sink.start(), self.loop).result(30)
+        # The store's schema is brought up to date here, once, before any worker opens it.
+        self.store = open_store(settings.store_target)
+        password = create_first_admin(self.store)
+        if password is not None:
+            print(first_start_message(password, _http_url(settings)), flush=True)
         self.updater = self._updater(settings)
         self._first_snapshot()
         count = settings.service.workers or os.cpu_count() or 1
@@ -285,6 +305,21 @@ class Supervisor:
                 self.updater.run_due()
             except Exception:  # the scheduler must outlive any one failure
                 log.exception("feed scheduler tick failed")
+            try:
+                self._retention()
+            except Exception:
+                log.exception("detections retention failed")
+
+    def _retention(self) -> None:
+        """Delete detections older than ``store.keep_detections_days`` (once an hour)."""
+        days = self.settings.store.keep_detections_days
+        now = time.time()
+        if days <= 0 or now - self._last_retention < 3600:
+            return
+        self._last_retention = now
+        removed = self.store.detections.purge(SYSTEM, now - days * 86400)
+        if removed:
+            log.info("retention: %d detections older than %g days deleted", removed, days)
 
     def _reload(self) -> None:
         try:
@@ -312,6 +347,7 @@ class Supervisor:
         asyncio.run_coroutine_threadsafe(self.sink.stop(5.0), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.loop_thread.join(10)
+        self.store.close()
 
     # AlertSink: the updater and the supervisor raise alerts here
     def alert(self, alert: Alert) -> None:
@@ -320,6 +356,12 @@ class Supervisor:
 
     def _alert(self, name: str, **fields: str) -> None:
         self.alert(Alert(name, fields))
+
+
+def _http_url(settings: Settings) -> str:
+    host, port = parse_address(settings.http.listen, "http.listen")
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    return f"{'https' if settings.http.tls else 'http'}://{shown}:{port}/"
 
 
 def _check_port_free(address: str, key: str) -> None:
