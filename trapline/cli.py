@@ -11,6 +11,8 @@ import click
 from rich.console import Console
 
 from trapline.alerts import CollectedAlerts
+from trapline.cli_options import CONFIG_OPTION, DATA_DIR_OPTION
+from trapline.cli_users import users
 from trapline.config import Settings, load_settings
 from trapline.errors import TraplineError
 from trapline.feeds.config import FORMATS, feed_for_path
@@ -23,13 +25,6 @@ from trapline.verdict_format import format_table, verdict_json, verdict_rows
 if TYPE_CHECKING:
     from trapline.feeds.updater import UpdateResult
 
-DATA_DIR_OPTION = click.option(
-    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Data directory (default: $TRAPLINE_DATA_DIR, else the configuration's data_dir, "
-         "else ./trapline-data).")
-CONFIG_OPTION = click.option(
-    "--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Configuration file (default: $TRAPLINE_CONFIG, else ./trapline.toml if present).")
 FORMAT_OPTION = click.option(
     "--format", "format", type=click.Choice(FORMATS), default="auto", show_default=True,
     help="Read the feed files in this format instead of recognising it by content.")
@@ -39,6 +34,9 @@ FORMAT_OPTION = click.option(
 @click.version_option(package_name="trapline")
 def main() -> None:
     """trapline: threat-intelligence matching for SIEMs."""
+
+
+main.add_command(users)
 
 
 def _settings(config: Path | None, data_dir: Path | None) -> Settings:

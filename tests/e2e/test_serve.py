@@ -312,3 +312,45 @@ def test_a_port_another_process_holds_is_refused(tmp_path: Path) -> None:
             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert f"service.listen: cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_first_start_admin_internal_ti_and_recorded_detections(service: Service,
+                                                                 tmp_path: Path) -> None:
+    """The store behind serve: InternalTI written by another process is detected by the
+    running workers within about a second; output detections are kept in the store."""
+    from trapline.store import Actor, open_store
+    from trapline.store.records import DetectionQuery, IndicatorInput
+
+    store = open_store(tmp_path / "data")
+    try:
+        assert [u.name for u in store.users.all()] == ["admin"]
+        assert store.users.get("admin").must_change_password
+        with service.connect() as sock:
+            sock.sendall(b"X-KF-SendFinishedEventX-KF-ReplyBack")
+            sock.sendall(b"ip=203.0.113.77\n")
+            assert b"MatchedIndicator" not in read_until(sock, b"LookupFinished")
+            store.indicators.put(Actor(name="analyst"), "InternalTI", [IndicatorInput(
+                value="203.0.113.77", category="Blocked_by_SOC")])
+            written = time.monotonic()
+            while True:
+                sock.sendall(b"ip=203.0.113.77\n")
+                reply = read_until(sock, b"LookupFinished")
+                if b"Category=Blocked_by_SOC|MatchedIndicator=203.0.113.77" in reply:
+                    break
+                assert time.monotonic() - written < 3, "InternalTI never reached the worker"
+                time.sleep(0.05)
+        # Without reply-back, detections go to the output and into the store.
+        with service.connect() as sock:
+            sock.sendall(b"ip=192.0.2.1\n")
+        wait_for(service.receiver, "MatchedIndicator=192.0.2.1")
+        deadline = time.monotonic() + 10
+        while not store.detections.count(DetectionQuery(indicator="192.0.2.1")):
+            assert time.monotonic() < deadline, "the detection never reached the store"
+            time.sleep(0.1)
+        kept = store.detections.search(DetectionQuery(indicator="192.0.2.1")).items[0]
+        assert kept.source == "127.0.0.1" and kept.event == "ip=192.0.2.1"
+    finally:
+        store.close()
+    stop(service)
+    output = service.process.stdout.read() if service.process.stdout else ""
+    assert output.count("first start: user 'admin' created with password") == 1
