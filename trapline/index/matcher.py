@@ -58,6 +58,11 @@ class Matcher:
         """Verdicts for ``values`` through one view."""
         return self.view(tenant).lookup_many(values)
 
+    def counters(self) -> dict[str, int]:
+        """Verdict cache hits and misses, and the verdicts held."""
+        return {"cache_hits": self.cache_hits, "cache_misses": self.cache_misses,
+                "cache_size": sum(len(held[1]) for held in self._caches.values())}
+
 
 class MatchView:
     """One snapshot and one overlay: every lookup through it sees the same versions."""

@@ -175,9 +175,12 @@ async def _worker(overrides: Overrides, index: int, ready: Any) -> None:
     recorder = DetectionRecorder(store, stats, queue_size=settings.store.detections_queue)
     recorder.start()
     matcher = Matcher(follower.get, lists.get)
+    stats.include("lookup_", matcher.counters)
+    stats.include("output_", sink.counters)
     processor = EventProcessor(matcher, runtime.rule_sets, runtime.default,
                                runtime.renderer, stats, record=recorder.record)
     connections: set[EventProtocol] = set()
+    stats.include("", lambda: {"connections_open": len(connections)})
     limits = runtime.limits
 
     def factory() -> EventProtocol:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 MINUTES = 60
@@ -22,6 +22,19 @@ class Stats:
         self.clock = clock
         self.counters: Counter[str] = Counter()
         self.minutes: dict[int, Counter[tuple[str, str]]] = {}
+        self._sources: list[tuple[str, Callable[[], Mapping[str, int]]]] = []
+
+    def include(self, prefix: str, source: Callable[[], Mapping[str, int]]) -> None:
+        """Report another component's counters (read when asked) as ``prefix + name``."""
+        self._sources.append((prefix, source))
+
+    def all_counters(self) -> dict[str, int]:
+        """This process's counters and those of every included component."""
+        out = dict(self.counters)
+        for prefix, source in self._sources:
+            for name, value in source().items():
+                out[prefix + name] = value
+        return out
 
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to a named counter (events, observables, errors...)."""
@@ -43,7 +56,7 @@ class Stats:
     def snapshot(self) -> dict[str, Any]:
         """Counters and per-minute detections as plain data."""
         return {
-            "counters": dict(self.counters),
+            "counters": self.all_counters(),
             "minutes": {minute * 60: {f"{dim}:{key}": n for (dim, key), n in bucket.items()}
                         for minute, bucket in sorted(self.minutes.items())},
         }
