@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import msgspec
@@ -29,6 +30,7 @@ from trapline.indicators.normalize import normalize_observable
 
 DEFAULT_TENANT = "General"
 CACHE_SIZE = 100_000
+Cache = OrderedDict[str, tuple[Verdict, float]]  # value -> (verdict, valid until), oldest first
 
 
 class Matcher:
@@ -40,7 +42,7 @@ class Matcher:
         self.snapshot = snapshot
         self.overlay = overlay or (lambda tenant: None)
         self.cache_size = cache_size
-        self._caches: dict[str, tuple[tuple[int, int], dict[str, tuple[Verdict, float]]]] = {}
+        self._caches: dict[str, tuple[tuple[int, int], Cache]] = {}
         self.cache_hits = 0
         self.cache_misses = 0
 
@@ -51,7 +53,7 @@ class Matcher:
         generation = (snapshot.version, overlay.version)
         held = self._caches.get(tenant)
         if held is None or held[0] != generation:
-            held = self._caches[tenant] = (generation, {})
+            held = self._caches[tenant] = (generation, OrderedDict())
         return MatchView(self, snapshot, overlay, held[1])
 
     def lookup_many(self, values: Sequence[str], tenant: str = DEFAULT_TENANT) -> list[Verdict]:
@@ -70,7 +72,7 @@ class MatchView:
     __slots__ = ("cache", "matcher", "overlay", "read", "snapshot")
 
     def __init__(self, matcher: Matcher, snapshot: Snapshot, overlay: Overlay,
-                 cache: dict[str, tuple[Verdict, float]]) -> None:
+                 cache: Cache) -> None:
         self.matcher = matcher
         self.snapshot = snapshot
         self.overlay = overlay
@@ -93,7 +95,9 @@ class MatchView:
                 continue
             verdict = self._lookup(value, when)
             if len(cache) >= self.matcher.cache_size:
-                cache.clear()  # cheaper than an LRU, and a full cache is rare
+                # The oldest goes, one at a time: clearing 100,000 verdicts at once would
+                # stall the loop for tens of milliseconds.
+                cache.popitem(last=False)
             cache[value] = (verdict, _expiry(verdict))
             out.append(verdict)
         self.matcher.cache_hits += hits

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -55,7 +56,7 @@ class EventProcessor:
         self.stats = stats
         # Lines rendered for a verdict the matcher's cache gave again (the same object):
         # a repeated observable costs no rendering when the template allows it.
-        self._rendered: dict[str, tuple[Verdict, list[str]]] = {}
+        self._rendered: OrderedDict[str, tuple[Verdict, list[str]]] = OrderedDict()
         self._rendered_by = renderer
 
     def process(self, event: str, *, source_id: str = "", finished: bool = False,
@@ -116,7 +117,7 @@ class EventProcessor:
                             lines += mine
                             if reuse:
                                 if len(rendered) >= RENDERED_SIZE:
-                                    rendered.clear()
+                                    rendered.popitem(last=False)  # the oldest, one by one
                                 rendered[observable.value] = (verdict, mine)
                         for hit in verdict.matches:
                             totals[hit.category] = totals.get(hit.category, 0) + 1
