@@ -44,22 +44,10 @@ from typing import Any
 
 from protocol_bench import free_port, make_values, queries
 
+from trapline.security.passwords import hash_password
+from trapline.store import SYSTEM, open_store
+
 USER, PASSWORD = "bench", "bench-secret"
-LAUNCHER = '''
-import sys
-
-from trapline.security.roles import Principal
-from trapline.service import server
-
-BENCH = Principal(name="{user}", role="Analyst", tenant="General", via="password")
-server.authenticator_for = lambda settings: (
-    lambda user, password: BENCH if (user, password) == ("{user}", "{password}") else None)
-
-if __name__ == "__main__":
-    from trapline.cli import main
-
-    main()
-'''
 AUTHORIZATION = "Basic " + __import__("base64").b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
 
@@ -140,8 +128,10 @@ def run_client(folder: Path, port: int, ca: Path | None, bodies: list[str], obje
 
 
 def start_service(folder: Path, feed: Path, tls: bool) -> tuple[subprocess.Popen[bytes], int]:
-    launcher = folder / "serve_bench.py"
-    launcher.write_text(LAUNCHER.format(user=USER, password=PASSWORD))
+    store = open_store(folder / "data")  # the bench user, as `trapline users add` makes it
+    if store.users.find(USER) is None:
+        store.users.create(SYSTEM, USER, hash_password(PASSWORD), role="Analyst")
+    store.close()
     config = folder / "trapline.toml"
     config.write_text("[http]\nlisten = \"127.0.0.1:8080\"\n" +
                       ("" if tls else "tls = false\n"))
@@ -151,7 +141,7 @@ def start_service(folder: Path, feed: Path, tls: bool) -> tuple[subprocess.Popen
     tcp, http = free_port(), free_port()
     log = open(folder / f"serve-{'https' if tls else 'http'}.log", "w")  # noqa: SIM115 - the child's
     process = subprocess.Popen(
-        [sys.executable, str(launcher), "serve", "--config", str(config), "--data-dir",
+        [sys.executable, "-m", "trapline", "serve", "--config", str(config), "--data-dir",
          str(folder / "data"), "--feed", str(feed), "--listen", f"127.0.0.1:{tcp}",
          "--http", f"127.0.0.1:{http}", "--workers", "1",
          "--output", f"127.0.0.1:{receiver.getsockname()[1]}"],

@@ -1,9 +1,7 @@
 """`trapline serve` with its HTTP API, as a real process: plain HTTP on loopback and HTTPS.
 
-The users below stand in for the store's (issue 5), which is not wired into the
-service yet: a small launcher script replaces ``server.authenticator_for`` in the
-supervisor and, since workers are spawned and re-import the launcher, in every
-worker, then runs the `trapline` command.
+The users are real: made in the data directory's store (argon2 hashes) before the
+service starts, as `trapline users add` makes them.
 """
 
 from __future__ import annotations
@@ -27,6 +25,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from syslog_receivers import Receiver, free_port
 
+from trapline.security.passwords import hash_password
+from trapline.store import SYSTEM, open_store
+
 USERS = {  # user: (password, role, tenant)
     "kuma": ("kuma-secret", "Analyst", "General"),
     "acme": ("acme-secret", "Analyst", "Acme"),
@@ -47,30 +48,6 @@ DEMO_HITS = {  # value: a category it must be found in
     "1d8ce479d7be5c2628379b8ee2e2c0e78e95a0fe79bcb2093e1ae4d14193d8a0": "Demo_Malicious_Hash",
     "776735A8CA96DB15B422879DA599F474": "Demo_Malicious_Hash",
 }
-LAUNCHER = '''
-import sys
-
-from trapline.security.roles import Principal
-from trapline.service import server
-
-USERS = {users!r}
-
-
-def authenticate(user, password):
-    entry = USERS.get(user)
-    if entry is None or entry[0] != password:
-        return None
-    return Principal(name=user, role=entry[1], tenant=entry[2], via="password")
-
-
-server.authenticator_for = lambda settings: authenticate
-
-if __name__ == "__main__":
-    from trapline.cli import main
-
-    sys.argv[0] = "trapline"
-    main()
-'''
 
 
 @dataclass
@@ -87,16 +64,29 @@ class Service:
         return httpx.Client(base_url=self.url, auth=KUMA, timeout=60, **kwargs)  # type: ignore[arg-type]
 
 
+def make_users(data: Path) -> None:
+    """The test users, in the store of ``data`` (once)."""
+    store = open_store(data)
+    try:
+        for name, (password, role, tenant) in USERS.items():
+            if store.users.find(name) is not None:
+                continue
+            if tenant not in {t.name for t in store.tenants.all()}:
+                store.tenants.create(SYSTEM, tenant)
+            store.users.create(SYSTEM, name, hash_password(password), role=role, tenant=tenant)
+    finally:
+        store.close()
+
+
 def launch(folder: Path, output: int, config: str = PLAIN,
            workers: int = 1, port: int | None = None, scheme: str = "http") -> Service:
     """``trapline serve --http 127.0.0.1:PORT``, once both ports accept connections."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "trapline.toml").write_text("[service]\nupdate_interval = 5\n" + config)
-    launcher = folder / "serve_with_users.py"
-    launcher.write_text(LAUNCHER.format(users=USERS))
+    make_users(folder / "data")
     tcp, http = free_port(), port or free_port()
     process = subprocess.Popen(
-        [sys.executable, str(launcher), "serve", "--config", str(folder / "trapline.toml"),
+        [sys.executable, "-m", "trapline", "serve", "--config", str(folder / "trapline.toml"),
          "--data-dir", str(folder / "data"), "--listen", f"127.0.0.1:{tcp}",
          "--output", f"127.0.0.1:{output}", "--workers", str(workers),
          "--http", f"127.0.0.1:{http}"],
@@ -279,6 +269,9 @@ def test_healthz_and_metrics(service: Service) -> None:
 def test_two_workers_answer_on_the_shared_port(tmp_path: Path, receiver: Receiver) -> None:
     service = launch(tmp_path, receiver.port, workers=2)
     try:
+        deadline = time.monotonic() + 60  # the port answers once the first worker is up
+        while len(service.workers()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert len(service.workers()) == 2
         seen: dict[int, list[dict[str, object]]] = {}
         deadline = time.monotonic() + 30

@@ -78,15 +78,32 @@ class FeedUpdater:
     """Updates the configured feeds of one data directory; one update at a time."""
 
     def __init__(self, data_dir: Path, feeds: Sequence[FeedConfig], sink: AlertSink, *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 enabled: Callable[[str], bool] | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.feeds = {feed.name: feed for feed in feeds}
         self.sink = sink
         self.clock = clock
+        # A run-time switch over the configured ``enabled`` (the store's feed flag, set
+        # through the API); asked at every decision, so a change applies at the next one.
+        self.enabled_hook = enabled
         self.catalog = SnapshotCatalog(self.data_dir)
         self.states = FeedStates(self.data_dir)
 
     # -- what to update ------------------------------------------------------------------
+
+    def is_enabled(self, feed: FeedConfig) -> bool:
+        """Enabled in the configuration and, with an ``enabled`` hook, by the hook too
+        (a hook that fails leaves the configuration's answer)."""
+        if not feed.enabled:
+            return False
+        if self.enabled_hook is None:
+            return True
+        try:
+            return self.enabled_hook(feed.name)
+        except Exception as exc:  # the store is away: the configuration decides
+            log.error("feed %s: cannot read whether it is enabled: %s", feed.name, exc)
+            return True
 
     def due(self, now: float | None = None) -> list[str]:
         """Enabled feeds whose schedule has come (never updated ones at once)."""
@@ -94,7 +111,7 @@ class FeedUpdater:
         names = []
         for feed in self.feeds.values():
             state = self.states.get(feed.name)
-            if not feed.enabled:
+            if not self.is_enabled(feed):
                 continue
             if state.last_attempt is None or (
                     feed.schedule and now - state.last_attempt >= feed.schedule * 60):
@@ -107,7 +124,7 @@ class FeedUpdater:
         outdated = []
         for feed in self.feeds.values():
             state = self.states.get(feed.name)
-            if not feed.enabled or not feed.schedule or state.last_success is None:
+            if not self.is_enabled(feed) or not feed.schedule or state.last_success is None:
                 continue
             limit = max(3 * feed.schedule * 60, OUTDATED_MIN_SECONDS)
             if now - state.last_success > limit and not state.outdated:
@@ -125,7 +142,7 @@ class FeedUpdater:
                progress: Progress | None = None) -> list[UpdateResult]:
         """Update the named feeds (default: every enabled one) and publish one snapshot."""
         wanted = list(names) if names is not None else [
-            f.name for f in self.feeds.values() if f.enabled]
+            f.name for f in self.feeds.values() if self.is_enabled(f)]
         unknown = [n for n in wanted if n not in self.feeds]
         if unknown:
             raise UpdateFailed(f"no feed named {', '.join(unknown)}")
@@ -274,7 +291,7 @@ class FeedUpdater:
         shards = []
         skip = set(exclude)
         for feed in self.feeds.values():
-            if not feed.enabled or feed.name in skip:
+            if feed.name in skip or not self.is_enabled(feed):
                 continue
             folder = feed_folder(self.data_dir, feed.name) / "shard"
             if not folder.is_dir():

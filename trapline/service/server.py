@@ -25,7 +25,6 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,9 +41,11 @@ from trapline.feeds.updater import FeedUpdater
 from trapline.index import SnapshotCatalog, SnapshotFollower
 from trapline.index.matcher import Matcher
 from trapline.service.events import EventProcessor
+from trapline.service.feed_actions import make_updater
 from trapline.service.first_start import create_first_admin, first_start_message
-from trapline.service.http import AppContext, HttpServer, Principal, refuse_everyone, start_http
+from trapline.service.http import HttpServer, start_http
 from trapline.service.http.tls import server_context, tls_files
+from trapline.service.http.wiring import build_app_context
 from trapline.service.lists import ListsFollower
 from trapline.service.recorder import DetectionRecorder
 from trapline.service.stats import Stats
@@ -119,11 +120,6 @@ class Runtime:
                           service.max_connections))
 
 
-def authenticator_for(settings: Settings) -> Callable[[str, str], Principal | None]:
-    """Who may use the HTTP API: the store's users, once the store is wired; nobody until."""
-    return refuse_everyone
-
-
 def make_sink(settings: Settings, renderer: Renderer, worker: int) -> SyslogSink:
     """The output sink of one process (each has its own connection and spool folder)."""
     output = settings.output
@@ -190,9 +186,10 @@ async def _worker(overrides: Overrides, index: int, ready: Any) -> None:
     server = await serve_events(host, port, factory, reuse_port=True)
     http: HttpServer | None = None
     if settings.http.enabled:
-        http = await start_http(settings, AppContext(
-            lookup_many=matcher.lookup_many, authenticate_basic=authenticator_for(settings),
-            stats=stats, snapshot_version=lambda: follower.get().version, worker=index + 1))
+        context = build_app_context(settings, store, matcher.lookup_many, stats,
+                                    lambda: follower.get().version, index + 1,
+                                    matcher=matcher, alerts=sink)
+        http = await start_http(settings, context)
     ready.set()
     gc.freeze()  # what start-up made lives as long as the worker: out of every collection
     loop = asyncio.get_running_loop()
@@ -216,6 +213,10 @@ async def _worker(overrides: Overrides, index: int, ready: Any) -> None:
     server.close()
     if http is not None:
         await http.stop()
+        if context.feed_actions is not None:
+            await context.feed_actions.wait()
+        if context.limiter is not None:
+            context.limiter.close()
     for connection in list(connections):
         if connection.transport is not None:
             connection.transport.close()
@@ -289,13 +290,15 @@ class Supervisor:
         return 0
 
     def _updater(self, settings: Settings) -> FeedUpdater:
-        return FeedUpdater(settings.data_dir, settings.feeds_or_demo, self)
+        """The scheduler's updater; feeds switched off through the API are left out."""
+        return make_updater(settings, self.store, self)
 
     def _first_snapshot(self) -> None:
         """Update what is due (new feeds at once) and drop feeds no longer configured."""
         self.updater.run_due()
         catalog = SnapshotCatalog(self.settings.data_dir)
-        configured = {f.name for f in self.settings.feeds_or_demo if f.enabled}
+        configured = {f.name for f in self.settings.feeds_or_demo
+                      if self.updater.is_enabled(f)}
         try:
             current = set(catalog.open_current().meta.feeds)
         except TraplineError:

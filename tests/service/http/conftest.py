@@ -101,3 +101,15 @@ def call(context: AppContext) -> Iterator[Call]:
         return asyncio.run(run())
 
     yield request
+
+
+# -- the management API over a real store (api_env.py) -----------------------------------
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Any]:
+    from api_env import ApiEnv
+
+    api = ApiEnv.create(tmp_path)
+    yield api
+    api.close()

@@ -1,11 +1,12 @@
-"""The HTTP face of ``trapline serve``: the CyberTrace-compatible lookup API, health, metrics.
+"""The HTTP face of ``trapline serve``: the CyberTrace-compatible lookup and management
+API, trapline's own API (``/api/v1``), health, metrics, the OpenAPI document.
 
-    context = AppContext(lookup_many=matcher.lookup_many, authenticate_basic=check)
+    context = build_app_context(settings, store, matcher.lookup_many, stats, version, worker)
     app = create_app(context)                      # any ASGI server, or tests
     server = await start_http(settings, context)   # inside a worker: shared port, TLS
     await server.stop()
 
-docs/http-api.md describes the routes, their answers and errors, limits and TLS.
+docs/http-api.md describes the routes, their permissions, answers and errors, limits, TLS.
 """
 
 from trapline.service.http.app import create_app
@@ -14,6 +15,7 @@ from trapline.service.http.context import AppContext, Principal
 from trapline.service.http.errors import ApiError
 from trapline.service.http.serve import HttpServer, start_http
 from trapline.service.http.tls import tls_files
+from trapline.service.http.wiring import build_app_context
 
-__all__ = ["ApiError", "AppContext", "HttpServer", "Principal", "create_app",
-           "refuse_everyone", "start_http", "tls_files"]
+__all__ = ["ApiError", "AppContext", "HttpServer", "Principal", "build_app_context",
+           "create_app", "refuse_everyone", "start_http", "tls_files"]

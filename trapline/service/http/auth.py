@@ -1,10 +1,13 @@
-"""HTTP Basic authentication in front of a pluggable ``authenticate_basic(user, password)``.
+"""HTTP Basic (and Bearer token) authentication in front of a pluggable authenticator.
 
-The authenticator (the store's users, issue 5) may hash passwords, which costs
-milliseconds: it runs in a thread, never on the event loop, and a success is
-remembered for a while (keyed by a digest of the ``Authorization`` header,
-never the password itself), so a SIEM sending thousands of requests a second
-costs one check per ``ttl``. Failures are not remembered.
+The authenticator (the store's users: ``identity.Authenticator``, or a bare
+``authenticate_basic(user, password)``) hashes passwords, which costs about
+100 ms: never on the event loop, and a success is remembered for a while
+(keyed by a digest of the ``Authorization`` header, never the password
+itself), so a SIEM sending thousands of requests a second costs one check per
+``ttl``. Failures are not remembered: each goes through the login limiter
+again. A token is remembered for at most ``TOKEN_TTL`` seconds, so a revoked
+one stops working soon on every worker.
 """
 
 from __future__ import annotations
@@ -14,12 +17,19 @@ import binascii
 import hashlib
 import time
 from base64 import b64decode
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from trapline.service.http.context import Authenticate, Principal
 
 CHALLENGE = (b"www-authenticate", b'Basic realm="trapline"')
 MAX_CACHED = 4096
+TOKEN_TTL = 5.0
+
+Login = Callable[[str, str, str], Awaitable[Principal | None]]
+"""``login(user, password, address)``: the principal, None, or LoginThrottled."""
+
+Bearer = Callable[[str], Awaitable[Principal | None]]
+"""``bearer(token)``: the principal of an API token, or None."""
 
 
 def refuse_everyone(user: str, password: str) -> Principal | None:
@@ -44,18 +54,40 @@ def basic_credentials(header: bytes) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
+def bearer_token(header: bytes) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` value, or None."""
+    scheme, _, token = header.strip().partition(b" ")
+    if scheme.lower() != b"bearer":
+        return None
+    try:
+        return token.strip().decode("ascii")
+    except UnicodeDecodeError:
+        return None
+
+
 class BasicAuth:
-    """Checks ``Authorization`` headers; remembers successes for ``ttl`` seconds."""
+    """Checks ``Authorization`` headers; remembers successes for ``ttl`` seconds.
+
+    With ``login`` (async, given the client's address) passwords go through
+    it, and the login limiter behind it; otherwise ``authenticate`` runs in a
+    thread. With ``bearer``, ``Authorization: Bearer tl_...`` tokens are
+    accepted too.
+    """
 
     def __init__(self, authenticate: Authenticate, ttl: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *,
+                 login: Login | None = None, bearer: Bearer | None = None) -> None:
         self.authenticate = authenticate
         self.ttl = ttl
         self.clock = clock
+        self.login = login
+        self.bearer = bearer
         self.cache: dict[bytes, tuple[Principal, float]] = {}
 
-    async def check(self, header: bytes | None) -> Principal | None:
-        """The principal the header authenticates, or None (missing or wrong)."""
+    async def check(self, header: bytes | None, address: str = "") -> Principal | None:
+        """The principal the header authenticates, or None (missing or wrong).
+
+        Raises what ``login`` raises (``LoginThrottled`` when the limiter refuses)."""
         if not header:
             return None
         key = hashlib.sha256(header).digest()
@@ -65,12 +97,21 @@ class BasicAuth:
             if hit[1] > now:
                 return hit[0]
             del self.cache[key]
+        ttl = self.ttl
         credentials = basic_credentials(header)
-        if credentials is None:
-            return None
-        principal = await asyncio.to_thread(self.authenticate, *credentials)
-        if principal is not None and self.ttl > 0:
-            self._remember(key, principal, now + self.ttl)
+        if credentials is not None:
+            if self.login is not None:
+                principal = await self.login(*credentials, address)
+            else:
+                principal = await asyncio.to_thread(self.authenticate, *credentials)
+        else:
+            token = bearer_token(header) if self.bearer is not None else None
+            if token is None or self.bearer is None:
+                return None
+            principal = await self.bearer(token)
+            ttl = min(ttl, TOKEN_TTL)
+        if principal is not None and ttl > 0:
+            self._remember(key, principal, now + ttl)
         return principal
 
     def clear(self) -> None:

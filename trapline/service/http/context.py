@@ -1,11 +1,13 @@
 """What the HTTP face needs from the worker: lookups, users, counters, limits.
 
-    context = AppContext(lookup_many=matcher.lookup_many, authenticate_basic=users.check)
+    context = build_app_context(settings, store, matcher.lookup_many, stats, version, worker)
     app = create_app(context)
 
-The HTTP face imports no store and no snapshot: the worker hands it callables,
-so the tenant-aware matcher and the store's users plug in without touching it.
-Who is asking is a ``trapline.security.roles.Principal`` (name, role, tenant).
+The lookup face needs only ``lookup_many`` and an authenticator; the management
+API (``/api/v1``, the vendor's suppliers and tags) is mounted when ``store`` is
+set, and ``trapline.service.http.wiring.build_app_context`` fills in the rest
+(sessions, the login limiter, the feed actions). Who is asking is a
+``trapline.security.roles.Principal`` (name, role, tenant, how it was proved).
 """
 
 from __future__ import annotations
@@ -13,10 +15,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from trapline.index.verdict import Verdict
 from trapline.security.roles import Principal, Role
+from trapline.security.sessions import CookiePolicy
 from trapline.service.stats import Stats
+
+if TYPE_CHECKING:
+    from trapline.config import Settings
+    from trapline.index.matcher import MatchView
+    from trapline.security.sessions import SessionCodec
+    from trapline.service.feed_actions import FeedActions
+    from trapline.service.http.identity import Authenticator
+    from trapline.store import Store
 
 DEFAULT_TENANT = "General"  # the vendor's default tenant (protocol.md section 2)
 
@@ -34,10 +46,12 @@ def may_act_in(principal: Principal, tenant: str) -> bool:
 
 @dataclass
 class AppContext:
-    """Everything ``create_app`` needs; the worker builds one.
+    """Everything ``create_app`` needs; the worker builds one (``build_app_context``).
 
     ``authenticate_basic`` may be slow (password hashing): it runs in a thread,
-    and a success is remembered for ``auth_cache_seconds``.
+    and a success is remembered for ``auth_cache_seconds``. When
+    ``authenticator`` is set (the store's users, API tokens, the login
+    limiter), it is used instead, on every route.
     ``snapshot_version()`` may raise ``SnapshotError`` before the first snapshot.
     """
 
@@ -49,3 +63,14 @@ class AppContext:
     auth_cache_seconds: float = 60.0
     worker: int = 0
     started: float = field(default_factory=time.monotonic)
+    # The management API and browser sessions (mounted when ``store`` is set).
+    store: Store | None = None
+    authenticator: Authenticator | None = None
+    sessions: SessionCodec | None = None
+    cookie_policy: CookiePolicy = field(default_factory=CookiePolicy)
+    limiter: Any = None  # trapline.security.login_limiter.LoginLimiter
+    matcher_view: Callable[[str], MatchView] | None = None
+    lists_version: Callable[[str], int] | None = None
+    settings: Settings | None = None
+    allowed_origins: tuple[str, ...] = ()  # besides the server's own origin
+    feed_actions: FeedActions | None = None

@@ -15,6 +15,7 @@ each object still sees one snapshot version whole.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +28,7 @@ from trapline.security.roles import Permission
 from trapline.service.http.auth import CHALLENGE, BasicAuth
 from trapline.service.http.context import AppContext, may_act_in
 from trapline.service.http.errors import error_body
+from trapline.service.http.identity import LoginThrottled, LoginUnavailable
 from trapline.verdict_format import match_context
 
 log = logging.getLogger("trapline.http")
@@ -139,7 +141,21 @@ class LookupHandler:
                 authorization = value
             elif name == b"content-length":
                 length = value
-        principal = await self.auth.check(authorization)
+        client = scope.get("client")
+        try:
+            principal = await self.auth.check(authorization, client[0] if client else "")
+        except LoginThrottled as exc:
+            raise Refused(429, str(exc), "http_throttled",
+                          ((b"retry-after", exc.header.encode()),)) from None
+        except LoginUnavailable as exc:
+            raise Refused(503, f"authentication unavailable: {exc}",
+                          "http_auth_unavailable") from None
+        authenticator = self.context.authenticator
+        if principal is not None and authenticator is not None:
+            # A user disabled or demoted since the password was checked; when the store
+            # is briefly away, the checked credentials keep serving.
+            with contextlib.suppress(LoginUnavailable):
+                principal = await authenticator.current(principal)
         if principal is None:
             reason = "wrong user name or password" if authorization else \
                 "authentication required"
