@@ -264,6 +264,10 @@ def test_healthz_and_metrics(service: Service) -> None:
     bad = ("trapline_http_bad_requests_total", worker)
     assert after[bad] - before.get(bad, 0) == 1
     assert after[("trapline_snapshot_version", worker)] == health["snapshot"]
+    # The counters of the worker's parts are there too: the verdict cache, the output.
+    misses = ("trapline_lookup_cache_misses_total", worker)
+    assert after[misses] - before.get(misses, 0) > 0
+    assert ("trapline_output_sent_total", worker) in after
 
 
 def test_two_workers_answer_on_the_shared_port(tmp_path: Path, receiver: Receiver) -> None:

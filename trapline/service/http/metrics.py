@@ -37,7 +37,7 @@ class StatsCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         context = self.context
-        for name, value in sorted(context.stats.counters.items()):
+        for name, value in sorted(context.stats.all_counters().items()):
             family = CounterMetricFamily(f"trapline_{_UNSAFE.sub('_', name)}",
                                          f"trapline counter {name} (this process)",
                                          labels=["worker"])
