@@ -324,6 +324,10 @@ def test_first_start_admin_internal_ti_and_recorded_detections(service: Service,
     store = open_store(tmp_path / "data")
     try:
         assert [u.name for u in store.users.all()] == ["admin"]
+        # The feed updates of the first start are kept in the store too.
+        kept = {f.name: f for f in store.feeds.all()}
+        assert kept["Demo_IP_Reputation.json"].records == 3
+        assert kept["Demo_IP_Reputation.json"].last_success is not None
         assert store.users.get("admin").must_change_password
         with service.connect() as sock:
             sock.sendall(b"X-KF-SendFinishedEventX-KF-ReplyBack")

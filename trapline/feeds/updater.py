@@ -79,8 +79,11 @@ class FeedUpdater:
 
     def __init__(self, data_dir: Path, feeds: Sequence[FeedConfig], sink: AlertSink, *,
                  clock: Callable[[], float] = time.time,
-                 enabled: Callable[[str], bool] | None = None) -> None:
+                 enabled: Callable[[str], bool] | None = None,
+                 on_result: Callable[[UpdateResult], None] | None = None) -> None:
+        """``on_result``: told every update attempt's outcome (the store keeps them too)."""
         self.data_dir = Path(data_dir)
+        self.on_result = on_result
         self.feeds = {feed.name: feed for feed in feeds}
         self.sink = sink
         self.clock = clock
@@ -151,6 +154,11 @@ class FeedUpdater:
             self._publish([r for r in results if r.ok])
             for result in results:
                 self._record(result)
+                if self.on_result is not None:
+                    try:
+                        self.on_result(result)
+                    except Exception:  # a listener's failure must not undo an update
+                        log.exception("feed %s: recording the outcome failed", result.name)
         return results
 
     def run_due(self, *, progress: Progress | None = None) -> list[UpdateResult]:

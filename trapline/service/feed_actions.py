@@ -31,7 +31,7 @@ from trapline.alerts import Alert, AlertSink, LogAlerts
 from trapline.config import Settings
 from trapline.feeds.config import FeedConfig, redact_url
 from trapline.feeds.state import FeedStates
-from trapline.feeds.updater import FeedUpdater, feed_folder
+from trapline.feeds.updater import FeedUpdater, UpdateResult, feed_folder
 from trapline.store import Actor, FeedStatus, Store
 
 log = logging.getLogger("trapline.service")
@@ -73,10 +73,24 @@ def store_flag(store: Store, name: str) -> bool:
     return store.feeds.get(name).enabled
 
 
+def store_updater(data_dir: Path, feeds: Sequence[FeedConfig], sink: AlertSink,
+                  store: Store) -> FeedUpdater:
+    """A feed updater that honours the store's switches and records its outcomes there."""
+
+    def keep(result: UpdateResult) -> None:
+        store.feeds.record(result.name, ok=result.ok, error=result.error,
+                           records=result.records if result.ok else None,
+                           details={"duration": round(result.duration, 3),
+                                    "snapshot": result.snapshot,
+                                    "rejected": result.rejected, "counts": result.counts})
+
+    return FeedUpdater(data_dir, feeds, sink, enabled=lambda name: store_flag(store, name),
+                       on_result=keep)
+
+
 def make_updater(settings: Settings, store: Store, sink: AlertSink) -> FeedUpdater:
     """The feed updater of ``settings`` that honours the store's enabled flags."""
-    return FeedUpdater(settings.data_dir, settings.feeds_or_demo, sink,
-                       enabled=lambda name: store_flag(store, name))
+    return store_updater(settings.data_dir, settings.feeds_or_demo, sink, store)
 
 
 class _ThreadAlerts:
@@ -204,8 +218,7 @@ class FeedActions:
         task.add_done_callback(self._tasks.discard)
 
     def _updater(self, sink: AlertSink) -> FeedUpdater:
-        return FeedUpdater(self.data_dir, list(self.feeds.values()), sink,
-                           enabled=lambda feed: store_flag(self.store, feed))
+        return store_updater(self.data_dir, list(self.feeds.values()), sink, self.store)
 
     def _update(self, name: str, sink: AlertSink) -> None:
         for result in self._updater(sink).update([name]):
