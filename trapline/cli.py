@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 
 from trapline.alerts import CollectedAlerts
+from trapline.cli_collect import collect, internal_ti
 from trapline.cli_options import CONFIG_OPTION, DATA_DIR_OPTION
 from trapline.cli_users import users
 from trapline.config import Settings, load_settings
@@ -37,6 +38,8 @@ def main() -> None:
 
 
 main.add_command(users)
+main.add_command(collect)
+main.add_command(internal_ti)
 
 
 def _settings(config: Path | None, data_dir: Path | None) -> Settings:
@@ -111,6 +114,7 @@ def serve(config: Path | None, data_dir: Path | None, listen: str | None, output
     from trapline.service.server import Overrides, Supervisor
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # start-up noise
     overrides = Overrides(config=config, data_dir=data_dir, listen=listen, output=output,
                           workers=workers, http=http_listen, feeds=list(feed_paths))
     try:
