@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from databases import postgres_database, sqlite_url
 from sqlalchemy.pool import NullPool
 
-from trapline.store import BUILTIN, DEFAULT_TENANT, StoreUnavailable, migrate, open_store
+from trapline.store import BUILTIN, DEFAULT_TENANT, Actor, StoreUnavailable, migrate, open_store
 from trapline.store.engine import make_engine, store_url
 from trapline.store.schema import REVISION, metadata
 
@@ -140,3 +140,26 @@ def test_store_url_of_a_data_directory(tmp_path: Path) -> None:
     url = store_url(tmp_path / "data")
     assert url.get_backend_name() == "sqlite"
     assert url.database == str(tmp_path / "data" / "trapline.db")
+
+
+def test_a_first_schema_database_with_data_is_upgraded_at_open(empty_url: sa.URL) -> None:
+    """A store made by the first schema (0001) keeps its users when opened by this code."""
+    migrate.upgrade(empty_url, revision="0001")
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO tenants (name, created_at) VALUES ('General', 1)")
+            conn.exec_driver_sql(
+                "INSERT INTO users (tenant_id, name, password_hash, role, disabled, "
+                "must_change_password, created_at, updated_at) SELECT id, 'old', 'h', "
+                "'Analyst', false, false, 1, 1 FROM tenants WHERE name = 'General'")
+    finally:
+        engine.dispose()
+    store = open_store(empty_url)
+    try:
+        assert _revision(empty_url) == REVISION
+        user = store.users.get("old")
+        assert user.role == "Analyst" and user.sessions_valid_after is None
+        assert store.users.end_sessions(Actor(name="t"), "old").sessions_valid_after
+    finally:
+        store.close()

@@ -53,6 +53,7 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     must_change_password: bool
     created_at: float
     updated_at: float
+    sessions_valid_after: float | None = None  # browser sessions signed before are void
 
 
 class ApiToken(msgspec.Struct, frozen=True, kw_only=True):

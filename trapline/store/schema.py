@@ -20,7 +20,7 @@ metadata = sa.MetaData(naming_convention=NAMING)
 
 # The newest migration, which these tables equal (a test checks both): a start compares it
 # with the database's revision without loading Alembic.
-REVISION = "0001"
+REVISION = "0002"
 
 # 64-bit on PostgreSQL; on SQLite an INTEGER PRIMARY KEY is the 64-bit rowid already.
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -54,6 +54,7 @@ users = sa.Table(
     sa.Column("must_change_password", sa.Boolean(), nullable=False),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+    sa.Column("sessions_valid_after", Time, nullable=True),  # earlier sessions are void
     sa.Index(None, "tenant_id"),
 )
 

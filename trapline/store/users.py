@@ -48,7 +48,8 @@ class Users:
                     tenant=self._db.tenant_name(conn, row.tenant_id) or "",
                     role=row.role, disabled=row.disabled,
                     must_change_password=row.must_change_password,
-                    created_at=row.created_at, updated_at=row.updated_at)
+                    created_at=row.created_at, updated_at=row.updated_at,
+                    sessions_valid_after=row.sessions_valid_after)
 
     def all(self, *, tenant: str | None = None) -> list[User]:
         """Every user (of one tenant, if given), by name."""
@@ -125,16 +126,29 @@ class Users:
 
     def set_password(self, actor: Actor, name: str, password_hash: str, *,
                      must_change_password: bool = False) -> User:
-        """Replace a user's password hash (the audit row never holds it)."""
+        """Replace a user's password hash (the audit row never holds it); every browser
+        session signed before ends."""
         _check_hash(password_hash)
         u = schema.users
         with self._db.write() as conn:
             row = user_row(conn, name)
+            at = now()
             conn.execute(sa.update(u).where(u.c.id == row.id).values(
                 password_hash=password_hash, must_change_password=must_change_password,
-                updated_at=now()))
+                updated_at=at, sessions_valid_after=at))
             audit.record(conn, actor, "user.password", name, tenant_id=row.tenant_id,
                          details={"must_change_password": must_change_password})
+            return self._record(conn, user_row(conn, name))
+
+    def end_sessions(self, actor: Actor, name: str) -> User:
+        """Sign the user out everywhere: browser sessions signed before now are void."""
+        u = schema.users
+        with self._db.write() as conn:
+            row = user_row(conn, name)
+            at = now()
+            conn.execute(sa.update(u).where(u.c.id == row.id).values(
+                sessions_valid_after=at, updated_at=at))
+            audit.record(conn, actor, "user.sessions_end", name, tenant_id=row.tenant_id)
             return self._record(conn, user_row(conn, name))
 
     def delete(self, actor: Actor, name: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from conftest import KUMA, Call
+from http_unit import KUMA, Call
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.requests import Request
 from starlette.routing import Route

@@ -6,7 +6,7 @@ import asyncio
 import base64
 
 import pytest
-from conftest import USERS, authenticate
+from http_unit import USERS, authenticate
 
 from trapline.security.roles import Principal
 from trapline.service.http.auth import MAX_CACHED, BasicAuth, basic_credentials

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from asgi_calls import exchange
-from conftest import ACME, ADMIN, KUMA, Call, Lookups, basic
+from http_unit import ACME, ADMIN, KUMA, Call, Lookups, basic
 
 from trapline.errors import SnapshotError
 from trapline.service.http import AppContext, create_app

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import msgspec
 import pytest
-from conftest import KUMA, Lookups, authenticate
+from http_unit import KUMA, Lookups, authenticate
 
 from trapline.config import HttpSettings, Settings
 from trapline.errors import ConfigError

@@ -282,6 +282,11 @@ async def identify(request: Request, context: AppContext, auth: BasicAuth, *,
         principal = Principal(name=session.user, role=session.role, tenant=session.tenant,
                               via="session")
         if authenticator is not None:
+            record = await authenticator.user(session.user)
+            ended = record.sessions_valid_after if record is not None else None
+            if ended is not None and session.issued_at < int(ended):
+                return None, None, "the session was ended (password changed or signed out " \
+                                   "everywhere)"
             principal = await authenticator.current(principal)
         if principal is None:
             return None, None, "the session's user is disabled or gone"

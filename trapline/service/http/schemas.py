@@ -132,6 +132,12 @@ class PasswordChange(Struct, kw_only=True):
     new: Password
 
 
+class EndSessions(Struct, kw_only=True):
+    """Whose browser sessions end: one's own, or (users.manage) another user's."""
+
+    user: Name
+
+
 # -- lookups -----------------------------------------------------------------------------
 
 

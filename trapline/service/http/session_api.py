@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from trapline.security import csrf
 from trapline.security.passwords import hash_password_async
+from trapline.security.roles import Permission
 from trapline.security.sessions import new_session
 from trapline.service.http.errors import ApiError
 from trapline.service.http.operations import (
@@ -28,7 +29,7 @@ from trapline.service.http.operations import (
     allowed_origins,
     json_response,
 )
-from trapline.service.http.schemas import LoginRequest, PasswordChange, SessionInfo
+from trapline.service.http.schemas import EndSessions, LoginRequest, PasswordChange, SessionInfo
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -92,7 +93,35 @@ async def change_password(call: Call) -> Response:
     await call.run(call.store.users.set_password, call.actor, name, hashed,
                    must_change_password=False)
     call.forget_user(name)
-    return Response(status_code=204)
+    # Every session signed before the change has ended; this browser gets a new one
+    # (its CSRF token is read again with GET /api/v1/session).
+    return _renewed(call, Response(status_code=204, headers=NO_STORE))
+
+
+async def end_sessions(call: Call) -> Response:
+    body = await call.body(EndSessions)
+    own = body.user == call.user.name
+    if not own and not call.user.can(Permission.USERS_MANAGE):
+        raise ApiError(403, "ending another user's sessions needs users.manage")
+    await call.run(call.store.users.end_sessions, call.actor, body.user)
+    call.forget_user(body.user)
+    if not own:
+        return Response(status_code=204, headers=NO_STORE)
+    call.cookie_set = True
+    return Response(status_code=204, headers={
+        "set-cookie": call.context.cookie_policy.clear_header(), **NO_STORE})
+
+
+def _renewed(call: Call, response: Response) -> Response:
+    """``response`` with a fresh session cookie when the caller came with a session."""
+    codec = call.context.sessions
+    if call.session is None or codec is None:
+        return response
+    principal = call.user
+    session = new_session(principal.name, principal.tenant, principal.role)
+    call.cookie_set = True
+    response.headers["set-cookie"] = call.context.cookie_policy.header(codec.dumps(session))
+    return response
 
 
 OPERATIONS = [
@@ -108,5 +137,12 @@ OPERATIONS = [
               "session", status=204),
     Operation("POST", "/api/v1/session/password", change_password, SIGNED_IN,
               "Change one's own password", "session", body=PasswordChange, status=204,
-              example={"current": "old-secret", "new": "new-secret"}),
+              example={"current": "old-secret", "new": "new-secret"},
+              description="Every browser session signed before ends; the caller's own "
+                          "session is renewed (read the new CSRF token again)."),
+    Operation("POST", "/api/v1/session/end-all", end_sessions, SIGNED_IN,
+              "Sign out everywhere", "session", body=EndSessions, status=204,
+              errors=(403, 404), example={"user": "alice"},
+              description="Ends every browser session of `user`: one's own (this one "
+                          "included), or another user's with users.manage."),
 ]
