@@ -19,7 +19,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -67,6 +67,11 @@ class OutputSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     templates: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+FrameHost = Annotated[str, msgspec.Meta(
+    pattern=r"^(https?://)?[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^(https?://)?\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$",
+    max_length=300)]
+
+
 class HttpSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``[http]``: the HTTP face of ``trapline serve`` (docs/http-api.md)."""
 
@@ -79,6 +84,9 @@ class HttpSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_connections: int = 1000           # per worker; more are answered 503
     keep_alive_timeout: int = 60          # seconds an idle connection stays open
     auth_cache_seconds: float = 60.0      # how long a checked user and password is trusted
+    # Origins whose pages may show the web interface in a frame (a SIEM console):
+    # "host[:port]" or "https://host[:port]"; docs/web.md.
+    allowed_frame_hosts: list[FrameHost] = msgspec.field(default_factory=list)
 
 
 class StoreSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -6,7 +6,9 @@ Lookup paths go straight to the bare lookup handler (the hot path); every other
 path goes to a Starlette app built from the route table (``operations``):
 ``/healthz``, ``/metrics``, ``/api/openapi.json`` and, with a store, the
 management API (``/api/v1``, the vendor's suppliers and tags). Every route
-declares its access rule there. Both are timed and counted by route and status.
+declares its access rule there. With a store, the paths of the web interface's
+pages go to ``trapline.web.WebPages`` (its own table of operations, with the same
+access rules). All are timed and counted by route and status.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from trapline.service.http.lookup import Entry, LookupHandler, LookupItem, looku
 from trapline.service.http.metrics import HttpMetrics
 from trapline.service.http.openapi import document
 from trapline.service.http.operations import PUBLIC, Call, Operation, guard, json_response, needs
+from trapline.web import WebPages, embedding_cookie_policy
 
 log = logging.getLogger("trapline.http")
 
@@ -105,6 +108,10 @@ class TraplineApp:
             served += MANAGEMENT_OPERATIONS
         self.operations = [*served, *LOOKUP_OPERATIONS]
         self._openapi: dict[str, Any] | None = None
+        self.pages: WebPages | None = None
+        if context.store is not None:
+            context.cookie_policy = embedding_cookie_policy(context)
+            self.pages = WebPages(context, self.auth)
         self.starlette = Starlette(
             routes=[Route(op.path, guard(op, context, self.auth), methods=[op.method])
                     for op in served],
@@ -135,8 +142,11 @@ class TraplineApp:
                 answered[0] = message["status"]
             await send(message)
 
+        target = self.starlette
+        if self.pages is not None and self.pages.handles(scope):
+            target = self.pages  # type: ignore[assignment]
         try:
-            await self.starlette(scope, receive, send_status)
+            await target(scope, receive, send_status)
         except Exception:  # Starlette answered 500 already, then re-raised
             log.exception("HTTP %s %s failed", scope.get("method"), path)
             self.context.stats.count("http_internal_errors")

@@ -1,0 +1,241 @@
+"""The web interface in Debian's Chromium, against a real ``trapline serve``.
+
+Sign in, look up a demo indicator, add a value to InternalTI and see the TCP
+service detect it, an Analyst refused Settings, script payloads inert, framing
+allowed from one origin and refused from another. Every page is saved as a
+screenshot in test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser import USERS, Service, chromium, launch, screenshot, stop, tcp_lookup
+from syslog_receivers import free_port
+
+from trapline.store import INTERNAL_TI, SYSTEM, DetectionInput, IndicatorInput, open_store
+
+XSS = "<script>alert(1)</script>"
+JS_URL = "javascript:alert(1)"
+
+
+class Framer:
+    """A tiny HTTP server on its own port serving a page that frames ``target``."""
+
+    def __init__(self, target: str) -> None:
+        body = (f'<!doctype html><title>console</title><h1>SIEM console</h1>'
+                f'<iframe id="ui" src="{target}" width="1200" height="700"></iframe>').encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def poison(data: Path) -> None:
+    """Script and javascript: payloads in a list entry, a tag and a detection."""
+    store = open_store(data)
+    try:
+        store.tags.create(SYSTEM, XSS)
+        store.indicators.put(SYSTEM, INTERNAL_TI, [IndicatorInput(
+            value="203.0.113.66", category=XSS, comment=JS_URL, tags=(XSS,),
+            context={"link": JS_URL, XSS: XSS})])
+        now = time.time()
+        store.detections.add([DetectionInput(
+            detection_id=f"d{i}", time=now - i * 1500, observable=value, indicator=value,
+            category=category, feed=feed, context={"url": JS_URL, "x": XSS},
+            source="kuma-collector", event=f"<134>host app: src={value} {XSS}")
+            for i, (value, category, feed) in enumerate(
+                [("192.0.2.1", "Demo_IP_Reputation", "Demo_IP_Reputation.json"),
+                 ("198.51.100.7", "Demo_IP_Reputation", "Demo_IP_Reputation.json"),
+                 ("fakess123.nu", "Demo_Botnet_CnC_URL", "Demo_Botnet_CnC_URL.json"),
+                 ("203.0.113.66", XSS, "InternalTI")] * 6)])
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def framers() -> Iterator[tuple[Framer, Framer]]:
+    port = free_port()
+    allowed, other = Framer(f"http://127.0.0.1:{port}/login"), \
+        Framer(f"http://127.0.0.1:{port}/login")
+    allowed.port = port  # type: ignore[attr-defined]
+    try:
+        yield allowed, other
+    finally:
+        allowed.close()
+        other.close()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory,
+            framers: tuple[Framer, Framer]) -> Iterator[Service]:
+    from browser import make_users
+
+    allowed, _ = framers
+    folder = tmp_path_factory.mktemp("web")
+    make_users(folder / "data")
+    poison(folder / "data")
+    config = ("[service]\nupdate_interval = 5\n[http]\ntls = false\n"
+              'listen = "127.0.0.1:8080"\n'
+              f'allowed_frame_hosts = ["{allowed.url.rstrip("/")}"]\n')
+    running = launch(folder, config, allowed.port)  # type: ignore[attr-defined]
+    try:
+        yield running
+    finally:
+        stop(running)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as context:
+        yield context
+
+
+def sign_in(page: Any, base: str, user: str) -> None:
+    page.context.clear_cookies()  # one profile for the module: start signed out
+    page.goto(f"{base}/login")
+    page.fill("#user", user)
+    page.fill("#password", USERS[user][0])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def test_sign_in_lookup_and_every_page(service: Service, browser: Any) -> None:
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    base = service.url
+    page.goto(f"{base}/detections")
+    assert page.url.startswith(f"{base}/login?next=")
+    screenshot(page, "01-sign-in")
+    page.fill("#user", "admin1")
+    page.fill("#password", "wrong")
+    page.click("button[type=submit]")
+    assert "Wrong user name or password" in page.inner_text("main")
+    page.fill("#password", USERS["admin1"][0])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/detections")
+    screenshot(page, "03-detections")
+
+    page.goto(f"{base}/lookup")
+    page.fill("#value", "192.0.2.1")
+    page.get_by_role("button", name="Look up", exact=True).click()
+    page.wait_for_selector(".verdict")
+    verdict = page.inner_text(".verdict")
+    assert "detected" in verdict and "Demo_IP_Reputation" in verdict
+    assert "exact 192.0.2.1" in verdict and "snapshot" in verdict
+    screenshot(page, "04-lookup")
+
+    for name, path in (("02-dashboard", "/"), ("05-indicators", "/indicators"),
+                       ("06-indicator", "/indicators?value=203.0.113.66"),
+                       ("07-add-to-internal-ti", "/indicators/add?value=203.0.113.77"),
+                       ("08-feeds", "/feeds"), ("09-users", "/users"), ("10-audit", "/audit"),
+                       ("11-settings", "/settings")):
+        response = page.goto(base + path)
+        assert response is not None and response.status == 200, path
+        assert "trapline" in page.title()
+        screenshot(page, name)
+    detail = page.goto(base + "/detections")
+    assert detail is not None
+    page.get_by_role("link", name="Details").first.click()
+    page.wait_for_selector("pre.event")
+    screenshot(page, "12-detection")
+    assert dialogs == []
+    page.close()
+
+
+def test_add_to_internal_ti_is_detected_by_the_tcp_service(service: Service,
+                                                           browser: Any) -> None:
+    value = "203.0.113.123"
+    assert "MatchedIndicator" not in tcp_lookup(service.tcp, "ip", value)
+    page = browser.new_page()
+    sign_in(page, service.url, "ana")
+    page.goto(f"{service.url}/indicators?value={value}")
+    page.get_by_role("link", name="Add to Internal TI").click()
+    page.wait_for_url("**/indicators/add?value=*")
+    page.fill("#category", "Console_Block")
+    page.get_by_role("button", name="Add to Internal TI").click()
+    page.wait_for_url("**/indicators?value=*notice=added")
+    added = time.monotonic()
+    assert "Added to InternalTI" in page.inner_text("main")
+    answer = ""
+    while time.monotonic() - added < 3:
+        answer = tcp_lookup(service.tcp, "ip", value)
+        if value in answer and "LookupFinished" in answer and "Category=" in answer:
+            break
+        time.sleep(0.1)
+    took = time.monotonic() - added
+    assert f"MatchedIndicator={value}" in answer, answer
+    assert took < 1.5, f"detected after {took:.2f} s"
+    page.close()
+
+
+def test_an_analyst_cannot_open_settings(service: Service, browser: Any) -> None:
+    page = browser.new_page()
+    sign_in(page, service.url, "ana")
+    nav = page.inner_text("header nav")
+    assert "Settings" not in nav and "Users" not in nav and "Lookup" in nav
+    response = page.goto(f"{service.url}/settings")
+    assert response is not None and response.status == 403
+    assert "Not allowed" in page.inner_text("main")
+    screenshot(page, "13-analyst-refused-settings")
+    page.close()
+
+
+def test_script_payloads_render_inert(service: Service, browser: Any) -> None:
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    sign_in(page, service.url, "admin1")
+    for path in ("/indicators?value=203.0.113.66", "/indicators", "/detections", "/",
+                 f"/indicators?q={XSS}", f"/lookup?value={XSS}"):
+        page.goto(service.url + path)
+        for link in page.query_selector_all("a"):
+            href = (link.get_attribute("href") or "").strip().lower()
+            assert not href.startswith("javascript:"), (path, href)
+    page.goto(f"{service.url}/indicators?value=203.0.113.66")
+    assert XSS in page.inner_text("main")  # shown as text
+    screenshot(page, "14-xss-inert")
+    assert dialogs == []
+    page.close()
+
+
+def test_framed_from_the_allowed_origin_only(service: Service, browser: Any,
+                                             framers: tuple[Framer, Framer]) -> None:
+    allowed, other = framers
+    browser.clear_cookies()
+    page = browser.new_page()
+    page.goto(allowed.url)
+    frame = page.frame_locator("#ui")
+    frame.locator("#user").wait_for(timeout=10_000)
+    assert "Sign in" in frame.locator("main").inner_text()
+    screenshot(page, "15-embedded-allowed")
+    page.goto(other.url)
+    page.wait_for_timeout(800)
+    child = [f for f in page.frames if f != page.main_frame]
+    assert child, "no iframe"
+    blocked = child[0]
+    assert blocked.query_selector("#user") is None
+    screenshot(page, "16-embedded-refused")
+    page.close()
