@@ -1,0 +1,237 @@
+"""Collector benchmark: events/s through one `trapline collect` process, and added latency.
+
+    python bench/collector_bench.py                          # 1M indicators, 200k events
+    python bench/collector_bench.py --indicators 200000 --events 50000   # quicker
+
+Loads ``--indicators`` indicators (bench/protocol_bench.py's IPv4, domains and
+SHA-256 values) into a local ``trapline serve`` (one worker), starts one
+``trapline collect`` with a TCP JSON-lines input, one ``cybertrace`` rule of
+three mappings (SourceAddress -> ip, DestinationHostName -> domain, FileHash
+-> hash; RPS limit out of the way, ``--connections`` connections) and a TCP
+output to a receiver in this process. Events carry half hits, half misses.
+
+- saturation: ``--events`` events sent as fast as the collector takes them
+  (TCP backpressure paces the sender); events/s from the first write to the
+  last enriched event received;
+- latency: ``--rate`` events/s for ``--seconds``; each event carries its send
+  time, the receiver notes its arrival: added latency p50/p99 (collector +
+  service round trip + output), beside the same run with no rule (the
+  collector alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from protocol_bench import free_port, make_values, start_service
+
+
+def events(values: list[str], count: int, seed: int) -> list[dict[str, object]]:
+    rng = random.Random(seed)
+    by_kind: dict[int, list[str]] = {0: [], 1: [], 2: []}
+    for i, value in enumerate(values[:300_000]):
+        by_kind[i % 3].append(value)
+
+    def pick(kind: int, miss: str) -> str:
+        return rng.choice(by_kind[kind]) if rng.random() < 0.5 else miss
+    out = []
+    for i in range(count):
+        out.append({"id": i,
+                    "SourceAddress": pick(0, f"172.{rng.randrange(16, 32)}.{rng.randrange(256)}"
+                                             f".{rng.randrange(256)}"),
+                    "DestinationHostName": pick(1, f"miss{rng.randrange(10**9)}.example.net"),
+                    "FileHash": pick(2, f"{rng.getrandbits(256):064x}")})
+    return out
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.count = 0
+        self.latencies: list[float] = []
+        self.enriched = 0
+        self.last = 0.0
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        buffer = b""
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await self._read(reader, buffer)
+
+    async def _read(self, reader: asyncio.StreamReader, buffer: bytes) -> None:
+        while chunk := await reader.read(1 << 20):
+            now = time.time()
+            buffer += chunk
+            lines = buffer.split(b"\n")
+            buffer = lines.pop()
+            for line in lines:
+                if not line:
+                    continue
+                self.count += 1
+                if b'"t":' in line:
+                    event = json.loads(line)
+                    self.latencies.append((now - event["t"]) * 1000)
+                if b'"enriched"' in line:
+                    self.enriched += 1
+            self.last = time.perf_counter()
+
+
+def collect_config(folder: Path, service_port: int, input_port: int, output_port: int,
+                   connections: int, with_rule: bool) -> Path:
+    rule = f"""
+[[rule]]
+name = "bench"
+kind = "cybertrace"
+url = "127.0.0.1:{service_port}"
+connections = {connections}
+rps = 1000000
+timeout = 30
+mapping = [
+  {{ field = "SourceAddress", type = "ip" }},
+  {{ field = "DestinationHostName", type = "domain" }},
+  {{ field = "FileHash", type = "hash" }},
+]
+""" if with_rule else ""
+    path = folder / f"collect-{int(with_rule)}.toml"
+    path.write_text(f"""
+[collector]
+stats_interval = 0
+queue = 10000
+[[input]]
+type = "tcp"
+listen = "127.0.0.1:{input_port}"
+format = "json"
+{rule}
+[[output]]
+type = "tcp"
+address = "127.0.0.1:{output_port}"
+syslog_header = false
+batch = 2000
+""")
+    return path
+
+
+def start_collector(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen([sys.executable, "-m", "trapline", "collect", "--config",
+                                str(config)], stdout=subprocess.DEVNULL,
+                               stderr=open(log, "wb"))  # noqa: SIM115 - the child's
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if b"ready" in log.read_bytes():
+            return process
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(log.read_text())
+
+
+async def saturate(port: int, receiver: Receiver, lines: list[bytes]) -> float:
+    receiver.count = 0
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = time.perf_counter()
+    for start in range(0, len(lines), 1000):
+        writer.write(b"".join(lines[start:start + 1000]))
+        await writer.drain()
+    while receiver.count < len(lines):
+        await asyncio.sleep(0.01)
+    writer.close()
+    return receiver.last - started
+
+
+async def fixed_rate(port: int, receiver: Receiver, items: list[dict[str, object]],
+                     rate: int, seconds: float) -> list[float]:
+    receiver.latencies = []
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    total = int(rate * seconds)
+    start = time.perf_counter()
+    for i in range(total):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        item = dict(items[i % len(items)], t=time.time())
+        writer.write(json.dumps(item).encode() + b"\n")
+    deadline = time.monotonic() + 60
+    while len(receiver.latencies) < total and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    writer.close()
+    return receiver.latencies
+
+
+def cuts(values: list[float]) -> str:
+    q = statistics.quantiles(values, n=100)
+    return f"p50 {q[49]:.2f} ms  p99 {q[98]:.2f} ms  (n={len(values):,})"
+
+
+async def run(args: argparse.Namespace, folder: Path, service_port: int) -> None:
+    receiver = Receiver()
+    server = await asyncio.start_server(receiver.serve, "127.0.0.1", 0)
+    output_port = server.sockets[0].getsockname()[1]
+    values = make_values(args.indicators)
+    items = events(values, args.events, 5)
+    lines = [json.dumps(item).encode() + b"\n" for item in items]
+    for with_rule in (True, False):
+        input_port = free_port()
+        config = collect_config(folder, service_port, input_port, output_port,
+                                args.connections, with_rule)
+        log = folder / f"collect-{int(with_rule)}.log"
+        process = start_collector(config, input_port, log)
+        label = "1 rule, 3 mappings" if with_rule else "no rule (collector alone)"
+        try:
+            await saturate(input_port, receiver, lines[:5000])  # warm-up
+            receiver.enriched = 0
+            seconds = await saturate(input_port, receiver, lines)
+            print(f"{label}: {len(lines) / seconds:,.0f} events/s "
+                  f"({len(lines):,} events in {seconds:.2f} s"
+                  + (f", {receiver.enriched:,} enriched)" if with_rule else ")"))
+            latencies = await fixed_rate(input_port, receiver, items, args.rate, args.seconds)
+            print(f"    at {args.rate:,} events/s: latency through the collector {cuts(latencies)}")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(120)
+    server.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--indicators", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="collector-bench-"))
+    try:
+        feed = folder / "bench.txt"
+        feed.write_text("\n".join(make_values(args.indicators)) + "\n")
+        config = folder / "trapline.toml"
+        config.write_text("[service]\nupdate_interval = 86400\n[http]\nenabled = false\n")
+        port = free_port()
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+              f"{args.indicators:,} indicators, one collector process, "
+              f"trapline serve --workers 1, {args.connections} connections")
+        service = start_service(folder / "data", feed, port, 1, config)
+        try:
+            asyncio.run(run(args, folder, port))
+        finally:
+            service.send_signal(signal.SIGTERM)
+            service.wait(60)
+    finally:
+        if os.environ.get("KEEP_BENCH") is None:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            print("kept", folder)
+
+
+if __name__ == "__main__":
+    main()

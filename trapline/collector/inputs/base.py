@@ -1,0 +1,79 @@
+"""The intake every input feeds: parse, preset, queue, count."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from trapline.collector.config import InputConfig
+from trapline.collector.counters import Counters
+from trapline.collector.parsers import PARSERS, ParseError
+from trapline.collector.schema import PRESETS, Event
+
+log = logging.getLogger("trapline.collector.input")
+
+
+class Intake:
+    """Turns one input's lines into events on the shared queue."""
+
+    def __init__(self, config: InputConfig, queue: asyncio.Queue[Event],
+                 counters: Counters) -> None:
+        self.queue = queue
+        self.counters = counters
+        self.prefix = f"input_{config.name}_"
+        self.parser = PARSERS[config.format]
+        self.preset = PRESETS.get(config.preset)
+        self.name = config.name
+
+    def make(self, line: str) -> Event:
+        try:
+            event = self.parser(line)
+        except ParseError as exc:
+            self.counters.add(self.prefix + "parse_errors")
+            event = {"message": line, "ParseError": str(exc)}
+        return self.finish(event)
+
+    def finish(self, event: dict[str, Any]) -> Event:
+        if self.preset is not None:
+            self.preset(event)
+        self.counters.add(self.prefix + "received")
+        return event
+
+    async def line(self, line: str) -> None:
+        await self.queue.put(self.make(line))
+
+    async def event(self, event: dict[str, Any]) -> None:
+        await self.queue.put(self.finish(event))
+
+    def line_nowait(self, line: str) -> bool:
+        try:
+            self.queue.put_nowait(self.make(line))
+        except asyncio.QueueFull:
+            self.counters.add(self.prefix + "dropped")
+            return False
+        return True
+
+    def too_long(self) -> None:
+        self.counters.add(self.prefix + "too_long")
+
+
+class Input:
+    def __init__(self, config: InputConfig, intake: Intake) -> None:
+        self.config = config
+        self.intake = intake
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        return None
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        return None
+
+
+def split_address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host.strip("[]"), int(port)

@@ -1,0 +1,146 @@
+"""The collector's stages and the bounded queues between them.
+
+    inputs --(queue: collector.queue events)--> dispatcher --(in flight: the largest
+    rule queue_limit)--> rules, in order --> every output's queue --> outputs
+
+The dispatcher takes an event, asks each rule for its plan (filter, mapped
+values); an event no rule looks up goes straight out, the others get a task
+that applies the rules in order (each waits for its answer or its timeout)
+and then queues the event to every output. Every queue is bounded, and every
+stage awaits the next, so a slow service or output slows the inputs (TCP
+stops being read) instead of growing memory; UDP drops are counted. Events
+may leave in another order than they came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import msgspec
+
+from trapline.collector.config import CollectorConfig
+from trapline.collector.counters import Counters
+from trapline.collector.enrich.answer import Sent
+from trapline.collector.enrich.rule import EnrichmentRule
+from trapline.collector.inputs import Input, Intake, make_input
+from trapline.collector.outputs import Output, make_output
+from trapline.collector.schema import Event
+
+log = logging.getLogger("trapline.collector")
+
+
+def _default(value: Any) -> Any:
+    return str(value)
+
+
+_encoder = msgspec.json.Encoder(enc_hook=_default)
+
+
+class Collector:
+    def __init__(self, config: CollectorConfig) -> None:
+        self.config = config
+        self.counters = Counters()
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(config.collector.queue)
+        self.rules = [EnrichmentRule(rule, self.counters) for rule in config.rules]
+        limit = max((rule.queue_limit for rule in config.rules), default=1)
+        self.in_flight = asyncio.Semaphore(limit)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.outputs: list[Output] = [make_output(o, self.counters) for o in config.outputs]
+        self.inputs: list[Input] = [
+            make_input(i, Intake(i, self.queue, self.counters)) for i in config.inputs]
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._stats: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        for output in self.outputs:
+            output.start()
+        loop = asyncio.get_running_loop()
+        self._dispatcher = loop.create_task(self._dispatch())
+        for input_ in self.inputs:
+            await input_.start()
+            log.info("input %s: %s", input_.config.name,
+                     input_.address or input_.config.path or input_.config.listen)
+        if self.config.collector.stats_interval > 0:
+            self._stats = loop.create_task(self._log_stats())
+
+    async def _dispatch(self) -> None:
+        queue, rules, counters = self.queue, self.rules, self.counters
+        loop = asyncio.get_running_loop()
+        while True:
+            event = await queue.get()
+            plans = [(rule, rule.plan(event)) for rule in rules]
+            wanted = [(rule, sent) for rule, sent in plans if sent]
+            if not wanted:
+                counters.add("events_passed")
+                await self._emit(event)
+                queue.task_done()
+                continue
+            await self.in_flight.acquire()
+            task = loop.create_task(self._enrich(event, wanted))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _enrich(self, event: Event, wanted: list[tuple[EnrichmentRule, list[Sent]]]) \
+            -> None:
+        try:
+            for rule, sent in wanted:
+                try:
+                    await rule.apply(event, sent)
+                except Exception as exc:  # a bug must not lose the event
+                    log.exception("rule %s failed on an event", rule.name)
+                    event.setdefault("TIStatus", {})[rule.name] = f"unenriched: error: {exc}"
+                    self.counters.add(f"rule_{rule.name}_errors")
+            await self._emit(event)
+        finally:
+            self.in_flight.release()
+            self.queue.task_done()
+
+    async def _emit(self, event: Event) -> None:
+        status = event.get("TIStatus")
+        if status and any(value != "enriched" for value in status.values()):
+            self.counters.add("events_unenriched")
+        line = _encoder.encode(event) + b"\n"
+        for output in self.outputs:
+            await output.put(line)
+        self.counters.add("events_out")
+
+    async def _log_stats(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.collector.stats_interval)
+            log.info("counters %s", msgspec.json.encode(self.counters.snapshot()).decode())
+
+    async def stop(self) -> None:
+        """Stop the inputs, finish the events in flight, flush the outputs."""
+        for input_ in self.inputs:
+            await input_.stop()
+        deadline = time.monotonic() + self.config.collector.drain_timeout
+        try:
+            async with asyncio.timeout(max(deadline - time.monotonic(), 0.01)):
+                await self.queue.join()
+                for output in self.outputs:
+                    await output.close()
+        except TimeoutError:
+            log.error("stopping: %d events still queued after %.0f s", self.queue.qsize(),
+                      self.config.collector.drain_timeout)
+        for task in (self._dispatcher, self._stats):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        for rule in self.rules:
+            await rule.close()
+
+
+async def run_collector(config: CollectorConfig, stop: asyncio.Event,
+                        ready: asyncio.Event | None = None) -> Counters:
+    collector = Collector(config)
+    await collector.start()
+    if ready is not None:
+        ready.set()
+    await stop.wait()
+    await collector.stop()
+    return collector.counters
