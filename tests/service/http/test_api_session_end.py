@@ -54,3 +54,25 @@ def test_sign_out_everywhere_and_an_administrator_reset(env: ApiEnv) -> None:
     run(go())
     audit = env.store.audit.search(action="user.sessions_end").items
     assert [(a.target, a.actor) for a in audit] == [("alice", "alice")]
+
+
+def test_a_remembered_basic_password_stops_working_once_changed(env: ApiEnv) -> None:
+    """Basic successes are remembered for auth_cache_seconds; a password change ends that."""
+    old = env.basic("alice")
+
+    async def go() -> None:
+        async with env.client() as client:
+            assert (await client.get("/api/v1/feeds", headers=old)).status_code == 200
+            assert (await client.post("/api/1.1/lookup", headers=old,
+                                      json=[{"object": "192.0.2.1"}])).status_code == 200
+            time.sleep(0.05)
+            env.store.users.set_password(SYSTEM, "alice", hash_password("changed"))
+            env.context.authenticator.forget()  # the 1 s user cache
+            assert (await client.get("/api/v1/feeds", headers=old)).status_code == 401
+            assert (await client.post("/api/1.1/lookup", headers=old,
+                                      json=[{"object": "192.0.2.1"}])).status_code == 401
+            new = {"Authorization": "Basic " + __import__("base64").b64encode(
+                b"alice:changed").decode()}
+            assert (await client.get("/api/v1/feeds", headers=new)).status_code == 200
+
+    run(go())

@@ -83,6 +83,7 @@ class BasicAuth:
         self.login = login
         self.bearer = bearer
         self.cache: dict[bytes, tuple[Principal, float]] = {}
+        self.verified: dict[bytes, float] = {}  # wall-clock time each success was checked
 
     async def check(self, header: bytes | None, address: str = "") -> Principal | None:
         """The principal the header authenticates, or None (missing or wrong).
@@ -112,17 +113,32 @@ class BasicAuth:
             ttl = min(ttl, TOKEN_TTL)
         if principal is not None and ttl > 0:
             self._remember(key, principal, now + ttl)
+            self.verified[key] = time.time()
         return principal
+
+    def verified_at(self, header: bytes) -> float | None:
+        """When the remembered success of ``header`` was checked (wall clock), if any."""
+        return self.verified.get(hashlib.sha256(header).digest())
+
+    def forget(self, header: bytes) -> None:
+        """Check ``header`` again next time (its user's password may have changed)."""
+        key = hashlib.sha256(header).digest()
+        self.cache.pop(key, None)
+        self.verified.pop(key, None)
 
     def clear(self) -> None:
         """Forget every remembered success (after a password or role change)."""
         self.cache.clear()
+        self.verified.clear()
 
     def _remember(self, key: bytes, principal: Principal, until: float) -> None:
         if len(self.cache) >= MAX_CACHED:
             now = self.clock()
             for stale in [k for k, (_, t) in self.cache.items() if t <= now]:
                 del self.cache[stale]
+                self.verified.pop(stale, None)
             while len(self.cache) >= MAX_CACHED:
-                del self.cache[next(iter(self.cache))]
+                oldest = next(iter(self.cache))
+                del self.cache[oldest]
+                self.verified.pop(oldest, None)
         self.cache[key] = (principal, until)

@@ -168,3 +168,18 @@ class Authenticator:
             self._users.clear()
         else:
             self._users.pop(name, None)
+
+
+async def recheck_changed_password(auth: Any, authenticator: Authenticator, header: bytes,
+                                   principal: Principal, address: str) -> Principal | None:
+    """``principal`` from a remembered Basic header, checked again when the user's
+    password changed (or sessions were ended) since it was remembered."""
+    if principal.via != "password":
+        return principal
+    record = await authenticator.user(principal.name)
+    changed = record.sessions_valid_after if record is not None else None
+    verified = auth.verified_at(header)
+    if changed is None or verified is None or verified >= changed:
+        return principal
+    auth.forget(header)
+    return await auth.check(header, address)

@@ -28,7 +28,11 @@ from trapline.security.roles import Permission
 from trapline.service.http.auth import CHALLENGE, BasicAuth
 from trapline.service.http.context import AppContext, may_act_in
 from trapline.service.http.errors import error_body
-from trapline.service.http.identity import LoginThrottled, LoginUnavailable
+from trapline.service.http.identity import (
+    LoginThrottled,
+    LoginUnavailable,
+    recheck_changed_password,
+)
 from trapline.verdict_format import match_context
 
 log = logging.getLogger("trapline.http")
@@ -155,7 +159,11 @@ class LookupHandler:
             # A user disabled or demoted since the password was checked; when the store
             # is briefly away, the checked credentials keep serving.
             with contextlib.suppress(LoginUnavailable):
-                principal = await authenticator.current(principal)
+                principal = await recheck_changed_password(
+                    self.auth, authenticator, authorization or b"", principal,
+                    client[0] if client else "")
+                if principal is not None:
+                    principal = await authenticator.current(principal)
         if principal is None:
             reason = "wrong user name or password" if authorization else \
                 "authentication required"

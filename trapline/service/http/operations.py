@@ -47,7 +47,11 @@ from trapline.security.sessions import Session
 from trapline.service.http.auth import BasicAuth
 from trapline.service.http.context import AppContext, may_act_in
 from trapline.service.http.errors import JSON, ApiError
-from trapline.service.http.identity import LoginThrottled, LoginUnavailable
+from trapline.service.http.identity import (
+    LoginThrottled,
+    LoginUnavailable,
+    recheck_changed_password,
+)
 from trapline.store import (
     Actor,
     AlreadyExists,
@@ -269,9 +273,13 @@ async def identify(request: Request, context: AppContext, auth: BasicAuth, *,
     address = client.host if client else ""
     try:
         if header:
-            principal = await auth.check(header.encode("latin-1", "replace"), address)
+            raw = header.encode("latin-1", "replace")
+            principal = await auth.check(raw, address)
             if principal is not None and authenticator is not None:
-                principal = await authenticator.current(principal)
+                principal = await recheck_changed_password(auth, authenticator, raw,
+                                                           principal, address)
+                if principal is not None:
+                    principal = await authenticator.current(principal)
             return principal, None, "wrong user name, password or token"
         codec = context.sessions
         if codec is None or not cookie:
