@@ -9,6 +9,7 @@ screenshot in test-artifacts/screenshots/.
 from __future__ import annotations
 
 import http.server
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -118,7 +119,8 @@ def sign_in(page: Any, base: str, user: str) -> None:
     page.fill("#user", user)
     page.fill("#password", USERS[user][0])
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    # an Administrator's first sign-in opens the first-run wizard
+    page.wait_for_url(re.compile(re.escape(base) + r"/(setup)?$"))
 
 
 def test_sign_in_lookup_and_every_page(service: Service, browser: Any) -> None:
@@ -161,6 +163,71 @@ def test_sign_in_lookup_and_every_page(service: Service, browser: Any) -> None:
     page.get_by_role("link", name="Details").first.click()
     page.wait_for_selector("pre.event")
     screenshot(page, "12-detection")
+    assert dialogs == []
+    page.close()
+
+
+def test_first_run_wizard_settings_preview_and_custom_feed(service: Service,
+                                                            browser: Any) -> None:
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    base = service.url
+    page.context.clear_cookies()
+    page.goto(f"{base}/login")
+    page.fill("#user", "admin1")
+    page.fill("#password", USERS["admin1"][0])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/setup")
+    assert "Welcome to trapline" in page.inner_text("main")
+    page.get_by_label("Splunk").check()
+    page.fill("#listen_host", "0.0.0.0")
+    page.fill("#listen_port", "99999")
+    page.fill("#output_host", "127.0.0.1")
+    page.fill("#output_port", "9998")
+    screenshot(page, "17-first-run-wizard")
+    page.get_by_role("button", name="Finish setup").click()
+    page.wait_for_selector("p.error")
+    assert "is not HOST:PORT" in page.inner_text("p.error")
+    assert page.is_checked("input[value=splunk]")  # the choices stay
+    screenshot(page, "18-wizard-refused")
+    page.get_by_label("Kaspersky KUMA").check()
+    page.fill("#listen_port", "9999")
+    page.fill("#proxy", "http://proxy.example.com:3128")
+    page.get_by_role("button", name="Finish setup").click()
+    page.wait_for_url(f"{base}/setup/done")
+    main = page.inner_text("main")
+    assert "apply / restart service" in main and 'listen = "0.0.0.0:9999"' in main
+    assert 'rules = "kuma"' in main and "Category=Demo_Botnet_CnC_URL" in main
+    screenshot(page, "19-wizard-done")
+    sign_in(page, base, "admin1")
+    assert page.url == f"{base}/"  # done: no more wizard
+
+    page.goto(f"{base}/settings")
+    page.fill("#tpl-detection", "hit=%MatchedIndicator% feed=%Feed%%RecordContext%")
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_selector(".preview pre.event")
+    assert "hit=fakess123.nu feed=Demo_Botnet_CnC_URL.json" in page.inner_text(".preview")
+    screenshot(page, "20-settings-preview")
+
+    feed = service.data / "custom-feed.csv"
+    feed.write_text("ip,comment\n" + "".join(f"198.51.100.{i},host {i}\n"
+                                             for i in range(1, 31)))
+    page.goto(f"{base}/feeds")
+    page.get_by_role("link", name="Add a custom feed").click()
+    page.wait_for_url(f"{base}/feeds/add")
+    page.fill("#source", str(feed))
+    page.fill("#name", "Custom_Blocklist")
+    page.select_option("#format", "csv")
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_selector("table.records")
+    assert "30 records" in page.inner_text("main")
+    assert page.locator("table.records > tbody > tr").count() == 10
+    screenshot(page, "21-custom-feed-preview")
+    page.get_by_role("button", name="Add the feed").click()
+    page.wait_for_url(f"{base}/feeds?notice=custom-added")
+    assert "Custom_Blocklist" in page.inner_text("main")
+    screenshot(page, "22-feeds-custom-waiting")
     assert dialogs == []
     page.close()
 

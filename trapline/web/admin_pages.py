@@ -25,12 +25,15 @@ from trapline.security.roles import Permission, Role
 from trapline.service.http.admin_api import _keeps_an_administrator, setting_out
 from trapline.service.http.errors import ApiError
 from trapline.service.http.operations import Operation, needs
+from trapline.web import setup_pages
 from trapline.web.guard import PageCall
 
 USER_NOTICES = {"created": "User created.", "role": "Role changed.", "disable": "User disabled.",
                 "enable": "User enabled.", "password": "Password reset; the user must "
                 "change it at the next sign-in.", "delete": "User deleted."}
 SETTING_NOTICES = {"saved": "Setting saved.", "deleted": "Setting removed."}
+SERVICE_NOTICE = ("Saved in the store. The service runs on its configuration file: apply "
+                  "the changes below, then restart or reload the service.")
 ROLES = [Role.ANALYST.value, Role.ADMINISTRATOR.value]
 
 
@@ -134,9 +137,13 @@ def _configuration(call: PageCall) -> list[tuple[str, list[tuple[str, Any]]]]:
 
 
 async def settings_page(call: PageCall, *, error: str = "", status: int = 200,
-                        key: str = "", value: str = "") -> Response:
+                        key: str = "", value: str = "",
+                        service: dict[str, Any] | None = None) -> Response:
     stored = [setting_out(s) for s in await call.run(call.store.settings.all)]
-    return call.render("settings.html", status, title="Settings", stored=stored,
+    if service is None:
+        service = await setup_pages.service_form(
+            call, notice=SERVICE_NOTICE if call.arg("notice") == "service" else "")
+    return call.render("settings.html", status, title="Settings", stored=stored, **service,
                        configuration=_configuration(call), error=error, key=key, value=value,
                        notice=SETTING_NOTICES.get(call.arg("notice"), ""),
                        config_path=str(call.context.settings.path or "")

@@ -28,7 +28,14 @@ from trapline.security.sessions import CookiePolicy
 from trapline.service.http.auth import BasicAuth
 from trapline.service.http.context import AppContext
 from trapline.service.http.operations import PUBLIC, Operation
-from trapline.web import admin_pages, data_pages, lookup_pages, session_pages
+from trapline.web import (
+    admin_pages,
+    data_pages,
+    feed_pages,
+    lookup_pages,
+    session_pages,
+    setup_pages,
+)
 from trapline.web.guard import PageCall, page_endpoint, security_headers
 
 STATIC = {"trapline.css": "text/css; charset=utf-8",
@@ -53,7 +60,7 @@ PAGES: list[Operation] = [
     Operation("GET", "/static/{name}", static_file, PUBLIC,
               "Static files (CSS, JS)", "static"),
     *session_pages.OPERATIONS, *data_pages.OPERATIONS, *lookup_pages.OPERATIONS,
-    *admin_pages.OPERATIONS,
+    *admin_pages.OPERATIONS, *setup_pages.OPERATIONS, *feed_pages.OPERATIONS,
 ]
 
 # Navigation: (label, path, permission it needs).

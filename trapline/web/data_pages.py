@@ -22,6 +22,7 @@ from trapline.service.feed_actions import FeedBusy
 from trapline.service.http.errors import ApiError
 from trapline.service.http.operations import Operation, needs
 from trapline.store import FALSE_POSITIVE, INTERNAL_TI, DetectionQuery
+from trapline.web import setup_pages
 from trapline.web.charts import stacked_bars
 from trapline.web.guard import PageCall
 
@@ -81,6 +82,7 @@ async def dashboard(call: PageCall) -> Response:
     rates = {"lookups": (counters.get("http_observables", 0) + counters.get("observables", 0))
              / uptime, "events": counters.get("events", 0) / uptime}
     return call.render("dashboard.html", title="Dashboard", snapshot=snapshot, rates=rates,
+                       setup_pending=await setup_pages.setup_pending(call),
                        counters=counters, alerts=alerts, uptime=uptime, **data)
 
 
@@ -136,12 +138,18 @@ async def detection(call: PageCall) -> Response:
 
 FEED_NOTICES = {"updating": "Update started; refresh to see its outcome.",
                 "enabled": "Feed switched on; the snapshot is being rebuilt.",
-                "disabled": "Feed switched off; the snapshot is being rebuilt."}
+                "disabled": "Feed switched off; the snapshot is being rebuilt.",
+                "custom-added": "Custom feed kept: apply it to the configuration file and "
+                                "reload the service.",
+                "custom-removed": "Custom feed forgotten."}
 
 
 async def feeds(call: PageCall) -> Response:
     views = await call.run(_feeds, call)
-    return call.render("feeds.html", title="Feeds", feeds=views,
+    may_add = call.user.can(Permission.SETTINGS_MANAGE)
+    custom = await call.run(call.store.settings.get, "feeds.custom", []) if may_add else []
+    return call.render("feeds.html", title="Feeds", feeds=views, may_add=may_add,
+                       custom=custom if isinstance(custom, list) else [],
                        notice=FEED_NOTICES.get(call.arg("notice"), ""),
                        may_manage=call.user.can(Permission.FEEDS_MANAGE),
                        configured=call.context.feed_actions is not None)

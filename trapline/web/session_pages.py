@@ -17,6 +17,7 @@ from trapline.security import csrf
 from trapline.security.sessions import new_session
 from trapline.service.http.identity import LoginThrottled
 from trapline.service.http.operations import PUBLIC, SIGNED_IN, Operation, allowed_origins
+from trapline.web import setup_pages
 from trapline.web.guard import PageCall, safe_next
 
 NOTICES = {"signed-out": "You are signed out.",
@@ -61,6 +62,9 @@ async def login(call: PageCall) -> Response:
     if principal is None:
         return again(401, "Wrong user name or password.")
     session = new_session(principal.name, principal.tenant, principal.role)
+    call.principal = principal
+    if target == "/" and await setup_pages.setup_pending(call):
+        target = "/setup"  # an Administrator's first sign-in: the first-run wizard
     call.cookie_set = True
     return Response(status_code=303, headers={
         "Location": target, "set-cookie": context.cookie_policy.header(codec.dumps(session))})
