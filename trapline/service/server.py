@@ -49,6 +49,7 @@ from trapline.service.http.wiring import build_app_context
 from trapline.service.lists import ListsFollower
 from trapline.service.recorder import DetectionRecorder
 from trapline.service.stats import Stats
+from trapline.service.stored_settings import with_stored_settings
 from trapline.service.syslog_output import SyslogSink
 from trapline.service.tcp import EventProtocol, Limits, serve_events
 from trapline.service.templates import Renderer, templates_from_config
@@ -72,7 +73,7 @@ class Overrides:
 
     def load(self) -> Settings:
         """The file's settings with these applied; ConfigError if anything is invalid."""
-        settings = load_settings(self.config, data_dir=self.data_dir)
+        settings = with_stored_settings(load_settings(self.config, data_dir=self.data_dir))
         service, output = settings.service, settings.output
         if self.listen is not None:
             parse_address(self.listen, "--listen")
