@@ -58,6 +58,8 @@ log = logging.getLogger("trapline.web")
 FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 MAX_FIELDS = 200
+#: Pages a user who must change the password may still open.
+PASSWORD_FREE = frozenset({"/account/password", "/logout", "/login"})
 
 
 @dataclass
@@ -185,6 +187,14 @@ def page_endpoint(operation: Operation, context: AppContext, auth: BasicAuth,
                 return Response(status_code=303,
                                 headers={"Location": "/login?next=" + quote(target, safe="")})
             raise ApiError(401, f"sign in first ({why})")
+        if session is not None and principal is not None and operation.group != "static" \
+                and request.url.path not in PASSWORD_FREE and context.authenticator is not None:
+            record = await context.authenticator.user(principal.name)
+            if record is not None and record.must_change_password:
+                # A password set for the user (the first admin, a reset): theirs first.
+                if not unsafe:
+                    return Response(status_code=303, headers={"Location": "/account/password"})
+                raise ApiError(403, "change your password first (/account/password)")
         call = PageCall(request, context, operation, principal,
                         principal.tenant if principal is not None else "", session, auth,
                         web=web)

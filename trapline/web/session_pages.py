@@ -14,6 +14,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from trapline.security import csrf
+from trapline.security.passwords import hash_password_async
 from trapline.security.sessions import new_session
 from trapline.service.http.identity import LoginThrottled
 from trapline.service.http.operations import PUBLIC, SIGNED_IN, Operation, allowed_origins
@@ -77,7 +78,51 @@ async def logout(call: PageCall) -> Response:
         "set-cookie": call.context.cookie_policy.clear_header()})
 
 
+MIN_PASSWORD = 12
+
+
+async def password_form(call: PageCall) -> Response:
+    return await _password_page(call, 200, "")
+
+
+async def _password_page(call: PageCall, status: int, error: str) -> Response:
+    record = None
+    if call.context.authenticator is not None and call.principal is not None:
+        record = await call.context.authenticator.user(call.principal.name)
+    return call.render("account_password.html", status, title="Change your password",
+                       error=error, forced=bool(record and record.must_change_password))
+
+
+async def change_password(call: PageCall) -> Response:
+    authenticator, codec = call.context.authenticator, call.context.sessions
+    principal = call.principal
+    if authenticator is None or codec is None or principal is None or call.store is None:
+        return await _password_page(call, 503, "Accounts are not configured on this server.")
+    current, new = call.form.get("current", ""), call.form.get("new", "")
+    if new != call.form.get("again", ""):
+        return await _password_page(call, 400, "The two new passwords differ.")
+    if len(new) < MIN_PASSWORD:
+        return await _password_page(call, 400, f"Choose at least {MIN_PASSWORD} characters.")
+    if new == current:
+        return await _password_page(call, 400, "Choose a password other than the current one.")
+    if await authenticator.password(principal.name, current, call.address) is None:
+        return await _password_page(call, 403, "The current password is wrong.")
+    hashed = await hash_password_async(new)
+    await call.run(call.store.users.set_password, call.actor, principal.name, hashed,
+                   must_change_password=False)
+    call.forget_user(principal.name)
+    # Every earlier session has ended (sessions_valid_after); this browser gets a new one.
+    session = new_session(principal.name, principal.tenant, principal.role)
+    call.cookie_set = True
+    return Response(status_code=303, headers={
+        "Location": "/", "set-cookie": call.context.cookie_policy.header(codec.dumps(session))})
+
+
 OPERATIONS = [
+    Operation("GET", "/account/password", password_form, SIGNED_IN, "Change one's password",
+              "web"),
+    Operation("POST", "/account/password", change_password, SIGNED_IN,
+              "Change one's password (form)", "web"),
     Operation("GET", "/login", login_form, PUBLIC, "Sign-in page", "web"),
     Operation("POST", "/login", login, PUBLIC, "Sign in (form)", "web"),
     Operation("POST", "/logout", logout, SIGNED_IN, "Sign out", "web"),
