@@ -358,3 +358,49 @@ def test_first_start_admin_internal_ti_and_recorded_detections(service: Service,
     stop(service)
     output = service.process.stdout.read() if service.process.stdout else ""
     assert output.count("first start: user 'admin' created with password") == 1
+
+
+def test_settings_kept_by_the_web_interface_apply_on_reload(tmp_path: Path,
+                                                              receiver: Receiver) -> None:
+    """A detection format kept in the store applies when an Administrator presses
+    "Apply now" (the worker asks the supervisor for a SIGHUP); flags and file stay."""
+    import httpx
+
+    from trapline.security.passwords import hash_password
+    from trapline.store import SYSTEM, open_store
+
+    store = open_store(tmp_path / "data")
+    store.users.create(SYSTEM, "chief", hash_password("chief-secret"), role="Administrator")
+    store.close()
+    http = free_port()
+    service = launch(tmp_path, '[http]\ntls = false\nlisten = "127.0.0.1:8080"\n',
+                     receiver.port, "--http", f"127.0.0.1:{http}")
+    try:
+        def reply() -> str:
+            with service.connect() as sock:
+                sock.sendall(b"X-KF-SendFinishedEventX-KF-ReplyBackip=192.0.2.1\n")
+                return read_until(sock, b"LookupFinished").decode()
+
+        assert "Category=Demo_IP_Reputation|MatchedIndicator=192.0.2.1" in reply()
+        store = open_store(tmp_path / "data")
+        store.settings.set(SYSTEM, "output.templates",
+                           {"detection": "hit=%MatchedIndicator% feed=%Feed%"})
+        store.close()
+        assert "Category=Demo_IP_Reputation" in reply()  # kept, not applied yet
+        with httpx.Client(base_url=f"http://127.0.0.1:{http}", auth=("chief", "chief-secret"),
+                          timeout=30) as client:
+            deadline = time.monotonic() + 30
+            while True:  # the HTTP port answers a moment after the event port
+                try:
+                    applied = client.post("/settings/apply")
+                    break
+                except httpx.ConnectError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.2)
+        assert applied.status_code == 303, applied.text
+        deadline = time.monotonic() + 15
+        while "hit=192.0.2.1 feed=Demo_IP_Reputation.json" not in (text := reply()):
+            assert time.monotonic() < deadline, text
+            time.sleep(0.2)
+    finally:
+        stop(service)

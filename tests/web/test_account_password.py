@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from api_env import ORIGIN, PASSWORD, run
-from pages import TOKEN
+from pages import TOKEN, sign_in
 
 from trapline.security.passwords import verify_password
 from trapline.store import SYSTEM
@@ -63,3 +63,34 @@ def test_a_forced_change_comes_first_and_then_everything_opens(env: Any) -> None
     assert not user.must_change_password
     stored = env.store.users.password_hash("alice")
     assert stored is not None and verify_password(stored, new)
+
+
+def test_apply_now_asks_for_a_reload_and_only_administrators_may(env: Any) -> None:
+    asked: list[int] = []
+    env.context.request_reload = lambda: asked.append(1)
+
+    async def go() -> None:
+        async with env.client() as client:
+            token = await sign_in(client, "root")
+            page = await client.get("/settings")
+            assert "Apply now" not in page.text  # nothing waits yet
+            applied = await client.post("/settings/apply", data={"csrf_token": token},
+                                        headers={"Origin": ORIGIN})
+            assert applied.status_code == 303 and asked == [1]
+        async with env.client() as client:
+            token = await sign_in(client, "alice")
+            refused = await client.post("/settings/apply", data={"csrf_token": token},
+                                        headers={"Origin": ORIGIN})
+            assert refused.status_code == 403 and asked == [1]
+
+    run(go())
+    env.context.request_reload = None
+
+    async def outside_serve() -> None:
+        async with env.client() as client:
+            token = await sign_in(client, "root")
+            answer = await client.post("/settings/apply", data={"csrf_token": token},
+                                       headers={"Origin": ORIGIN})
+            assert answer.status_code == 503 and "nothing to reload" in answer.text
+
+    run(outside_serve())

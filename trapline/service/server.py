@@ -190,6 +190,7 @@ async def _worker(overrides: Overrides, index: int, ready: Any) -> None:
         context = build_app_context(settings, store, matcher.lookup_many, stats,
                                     lambda: follower.get().version, index + 1,
                                     matcher=matcher, alerts=sink)
+        context.request_reload = _ask_supervisor_to_reload
         http = await start_http(settings, context)
     ready.set()
     gc.freeze()  # what start-up made lives as long as the worker: out of every collection
@@ -199,10 +200,13 @@ async def _worker(overrides: Overrides, index: int, ready: Any) -> None:
     def reload() -> None:
         nonlocal limits
         try:
-            fresh = Runtime.build(overrides.load())
+            reread = overrides.load()
+            fresh = Runtime.build(reread)
         except TraplineError as exc:
             log.error("configuration refused, the old one stays: %s", exc)
             return
+        if http is not None:
+            context.settings = reread  # what the pages show as in force
         processor.rule_sets, processor.default = fresh.rule_sets, fresh.default
         processor.renderer = sink.renderer = fresh.renderer
         limits.__dict__.update(fresh.limits.__dict__)
@@ -364,6 +368,11 @@ class Supervisor:
 
     def _alert(self, name: str, **fields: str) -> None:
         self.alert(Alert(name, fields))
+
+
+def _ask_supervisor_to_reload() -> None:
+    """SIGHUP to the supervisor: it re-reads the configuration and tells every worker."""
+    os.kill(os.getppid(), signal.SIGHUP)
 
 
 def _http_url(settings: Settings) -> str:

@@ -31,9 +31,12 @@ from trapline.web.guard import PageCall
 USER_NOTICES = {"created": "User created.", "role": "Role changed.", "disable": "User disabled.",
                 "enable": "User enabled.", "password": "Password reset; the user must "
                 "change it at the next sign-in.", "delete": "User deleted."}
-SETTING_NOTICES = {"saved": "Setting saved.", "deleted": "Setting removed."}
-SERVICE_NOTICE = ("Saved in the store. The service runs on its configuration file: apply "
-                  "the changes below, then restart or reload the service.")
+SETTING_NOTICES = {"saved": "Setting saved.", "deleted": "Setting removed.",
+                   "reloading": "The service is reloading its configuration: the settings "
+                                "marked reload apply within seconds; those marked restart "
+                                "at the next restart."}
+SERVICE_NOTICE = ("Saved in the store. The service applies it at its next reload (SIGHUP, "
+                  "or Apply now below) or restart, as marked.")
 ROLES = [Role.ANALYST.value, Role.ADMINISTRATOR.value]
 
 
@@ -146,6 +149,7 @@ async def settings_page(call: PageCall, *, error: str = "", status: int = 200,
     return call.render("settings.html", status, title="Settings", stored=stored, **service,
                        configuration=_configuration(call), error=error, key=key, value=value,
                        notice=SETTING_NOTICES.get(call.arg("notice"), ""),
+                       can_reload=call.context.request_reload is not None,
                        config_path=str(call.context.settings.path or "")
                        if call.context.settings is not None else "")
 
@@ -171,6 +175,16 @@ async def delete_setting(call: PageCall) -> Response:
     return call.redirect("/settings?notice=deleted")
 
 
+async def apply_settings(call: PageCall) -> Response:
+    reload = call.context.request_reload
+    if reload is None:
+        return await settings_page(call, status=503,
+                                   error="This server is not run by `trapline serve`: "
+                                         "nothing to reload.")
+    reload()
+    return call.redirect("/settings?notice=reloading")
+
+
 def user_path(name: str) -> str:
     return "/users/" + quote(name, safe="")
 
@@ -187,4 +201,6 @@ OPERATIONS = [
     Operation("POST", "/settings", set_setting, SETTINGS, "Set a run-time setting", "web"),
     Operation("POST", "/settings/delete", delete_setting, SETTINGS,
               "Remove a run-time setting", "web"),
+    Operation("POST", "/settings/apply", apply_settings, SETTINGS,
+              "Apply the kept settings now (reload the service)", "web"),
 ]

@@ -74,3 +74,5 @@ class AppContext:
     settings: Settings | None = None
     allowed_origins: tuple[str, ...] = ()  # besides the server's own origin
     feed_actions: FeedActions | None = None
+    # Ask the supervisor to re-read the configuration (SIGHUP); None outside `serve`.
+    request_reload: Callable[[], None] | None = None
