@@ -17,6 +17,16 @@ MAIN = Path(__file__).resolve().parents[2]
 DEMO = MAIN / "trapline" / "demo"
 
 
+#: The start of most test configurations: no periodic stats, one JSON-lines TCP input.
+JSON_TCP = """[collector]
+stats_interval = 0
+[[input]]
+type = "tcp"
+listen = "127.0.0.1:0"
+format = "json"
+"""
+
+
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as probe:
         probe.bind(("127.0.0.1", 0))

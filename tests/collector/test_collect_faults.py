@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from fault_proxy import FaultProxy
-from processes import Collect, Serve, read_events, send_tcp, wait_for_events
+from processes import JSON_TCP, Collect, Serve, read_events, send_tcp, wait_for_events
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +37,10 @@ def proxy(serve: Serve) -> Iterator[FaultProxy]:
 
 
 def _collect(folder: Path, proxy: FaultProxy, out: Path, **rule: Any) -> Collect:
-    settings = {"connections": 2, "rps": 1000, "timeout": 5} | rule
+    settings = {"connections": 2, "rps": 1000, "timeout": 5, "cache_ttl": 0} | rule
     extra = "\n".join(f"{key} = {json.dumps(value)}" for key, value in settings.items())
     return Collect(folder, f"""
-[collector]
-stats_interval = 0
-[[input]]
-type = "tcp"
-listen = "127.0.0.1:0"
-format = "json"
-[[rule]]
+{JSON_TCP}[[rule]]
 name = "ct"
 kind = "cybertrace"
 url = "127.0.0.1:{proxy.port}"

@@ -203,3 +203,46 @@ def test_detection_lines_and_request_lines() -> None:
     assert request_line([("u", "url", "http://a/b|c\n"), ("i", "ip", "1.2.3.4")]) == \
         b"url=http://a/b%7Cc|ip=1.2.3.4\n"
     assert json.dumps(entries[0])  # JSON as documented
+
+
+def test_verdict_cache_shares_requests_within_the_ttl_and_a_sweeper_times_out() -> None:
+    from trapline.collector.config import Mapping, RuleConfig
+    from trapline.collector.counters import Counters
+    from trapline.collector.enrich.rule import EnrichmentRule
+
+    async def run() -> tuple[list[bytes], list[dict[str, object]], Counters]:
+        requests: list[bytes] = []
+
+        async def service(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readexactly(len(b"X-KF-ReplyBackX-KF-SendFinishedEvent"))
+            while line := await reader.readline():
+                requests.append(line)
+                if b"203.0.113.99" in line:
+                    continue  # never answered: the sweeper times it out
+                writer.write(b"Category=Bad|MatchedIndicator=192.0.2.1\nLookupFinished\n")
+        server = await asyncio.start_server(service, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        counters = Counters()
+        rule = EnrichmentRule(RuleConfig(
+            name="r", kind="cybertrace", url=f"127.0.0.1:{port}", connections=1,
+            timeout=0.5, cache_ttl=0.3, mapping=(Mapping(field="ip", type="ip"),)), counters)
+        events: list[dict[str, object]] = [{"ip": "192.0.2.1"} for _ in range(4)]
+        events.append({"ip": "203.0.113.99"})
+        started = time.monotonic()
+        await asyncio.gather(*(rule.apply(e, rule.plan(e)) for e in events[:3]))
+        await rule.apply(events[3], rule.plan(events[3]))  # from the cache
+        await asyncio.sleep(0.35)
+        late: dict[str, object] = {"ip": "192.0.2.1"}  # the answer expired: asked again
+        await rule.apply(late, rule.plan(late))
+        await rule.apply(events[4], rule.plan(events[4]))
+        assert 0.45 <= time.monotonic() - started - 0.35 <= 1.0
+        await rule.close()
+        server.close()
+        return requests, [*events, late], counters
+    requests, events, counters = asyncio.run(run())
+    assert [line.split(b"=")[1] for line in requests] == [b"192.0.2.1\n", b"192.0.2.1\n",
+                                                         b"203.0.113.99\n"]
+    assert all(e["TIStatus"] == {"r": "enriched"} for e in events if e["ip"] == "192.0.2.1")
+    assert str(events[4]["TIStatus"]).startswith("{'r': 'unenriched: timeout")
+    assert counters["rule_r_cache_hits"] == 3
+    assert counters["rule_r_requests"] == 3

@@ -82,6 +82,8 @@ class RuleConfig(msgspec.Struct, frozen=True, kw_only=True):
     debug: bool = False
     filter: str = ""
     queue_limit: int = 1_000_000
+    cache_ttl: float = 5.0
+    cache_size: int = 100_000
     secret_file: str = ""
     user_env: str = ""
     password_env: str = ""
@@ -136,6 +138,16 @@ def _int(low: int, high: int | None = None) -> Check:
         if value < low or (high is not None and value > high):
             bound = f"from {low} to {high}" if high is not None else f">= {low}"
             return f"must be {bound}, got {value}"
+        return None
+    return check
+
+
+def _seconds_or_zero(high: float) -> Check:
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"must be a number of seconds, got {value!r}"
+        if not 0 <= value <= high:
+            return f"must be from 0 to {high:g}, got {value}"
         return None
     return check
 
@@ -269,6 +281,10 @@ KEYS: dict[str, dict[str, tuple[Any, Check | None, str]]] = {
                    "empty: all."),
         "queue_limit": (1_000_000, _int(1, 100_000_000), "Events waiting for this rule at "
                         "most; when reached, the inputs slow down."),
+        "cache_ttl": (5.0, _seconds_or_zero(86400), "Seconds an answer is reused for the same "
+                      "request (and a request on its way is shared); 0: no cache."),
+        "cache_size": (100_000, _int(1, 100_000_000), "Answers kept in the cache at most "
+                       "(the oldest goes first)."),
         "secret_file": ("", _secret_file, "cybertrace-http: TOML file with user and "
                         "password, mode 600."),
         "user_env": ("", _env_name, "cybertrace-http: variable holding the user."),

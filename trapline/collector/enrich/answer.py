@@ -70,8 +70,11 @@ def parse_detection(line: str) -> dict[str, Any] | None:
     """One detection line into ``{category, indicator, context}``; None if it is not one."""
     category = indicator = None
     context: dict[str, Any] = {}
-    for part in _split_fields(line):
-        name, value = _split_pair(part)
+    if "\\" in line:
+        pairs = [_split_pair(part) for part in _split_fields(line)]
+    else:  # the usual line: nothing escaped, plain splits
+        pairs = [part.partition("=")[::2] for part in line.split("|")]
+    for name, value in pairs:
         if name == "Category" and category is None:
             category = value
         elif name == "MatchedIndicator" and indicator is None:

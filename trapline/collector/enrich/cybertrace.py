@@ -19,46 +19,62 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 
-from trapline.collector.enrich.errors import LookupTimeout, Unavailable
+from trapline.collector.enrich.errors import EnrichError, LookupTimeout, Unavailable
 
 OPENING = b"X-KF-ReplyBackX-KF-SendFinishedEvent"
 FINISHED = "LookupFinished"
 log = logging.getLogger("trapline.collector.enrich")
 
 
-class _Request:
-    __slots__ = ("future", "lines", "started")
+Done = Callable[[list[str] | None, EnrichError | None], None]
 
-    def __init__(self, future: asyncio.Future[list[str]]) -> None:
-        self.future = future
+
+class _Request:
+    __slots__ = ("deadline", "done", "finished", "lines")
+
+    def __init__(self, done: Done, deadline: float) -> None:
+        self.done = done
+        self.finished = False
         self.lines: list[str] = []
-        self.started = time.monotonic()
+        self.deadline = deadline
 
 
 class _Connection(asyncio.Protocol):
+    """One connection: a FIFO of pending requests, one write per loop turn, and one
+    timeout sweeper (a single timer at the oldest unanswered request's deadline)
+    instead of a timer per request."""
+
     def __init__(self, client: CyberTraceClient) -> None:
         self.client = client
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.pending: deque[_Request] = deque()
         self.buffer = b""
         self.alive = False
         self.silent_timeouts = 0  # timeouts since the last byte received
         self.outbox: list[bytes] = []
+        self.sweeper: asyncio.TimerHandle | None = None
+        self.last_deadline = 0.0
+        self.disordered = False  # a request with an earlier deadline behind a later one
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment] - uvloop's is no subclass
         self.alive = True
         transport.write(OPENING)
 
-    def send(self, line: bytes) -> asyncio.Future[list[str]]:
-        assert self.transport is not None
-        future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
-        self.pending.append(_Request(future))
+    def send(self, line: bytes, done: Done, deadline: float) -> None:
+        """Queue one request; ``done(lines, None)`` or ``done(None, error)`` exactly once."""
+        self.pending.append(_Request(done, deadline))
+        if deadline < self.last_deadline:
+            self.disordered = True
+        self.last_deadline = deadline
+        if self.sweeper is None:
+            self.sweeper = self.loop.call_at(deadline, self._sweep)
         if not self.outbox:  # one write per loop turn: a syscall per request costs 50 us
-            asyncio.get_running_loop().call_soon(self._flush)
+            self.loop.call_soon(self._flush)
         self.outbox.append(line)
-        return future
 
     def _flush(self) -> None:
         data = b"".join(self.outbox)
@@ -66,34 +82,68 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None and self.alive:
             self.transport.write(data)
 
+    def _sweep(self) -> None:
+        """Fail the requests past their deadline (they stay in the FIFO: their answer,
+        if it comes, is read and dropped), then wait for the next deadline."""
+        self.sweeper = None
+        now = self.loop.time()
+        expired: list[_Request] = []
+        following = None
+        for request in self.pending:
+            if request.finished:
+                continue
+            if request.deadline <= now:
+                request.finished = True
+                expired.append(request)
+            elif not self.disordered:
+                following = request.deadline
+                break
+            elif following is None or request.deadline < following:
+                following = request.deadline
+        if not self.pending:
+            self.disordered = False
+        if following is not None:
+            self.sweeper = self.loop.call_at(following, self._sweep)
+        if expired:
+            self.silent_timeouts += len(expired)
+            error = LookupTimeout(f"no answer within {self.client.timeout:g} s")
+            for request in expired:
+                request.done(None, error)
+
     def data_received(self, data: bytes) -> None:
         self.silent_timeouts = 0
         data = self.buffer + data if self.buffer else data
         lines = data.split(b"\n")
         self.buffer = lines.pop()
+        pending = self.pending
         for raw in lines:
-            line = raw.decode("utf-8", "replace").rstrip("\r")
-            if not line:
+            if not raw or raw == b"\r":
                 continue
-            if not self.pending:
+            if not pending:
                 self.client.stray_lines += 1
                 continue
-            request = self.pending[0]
-            if line.startswith(FINISHED):
-                self.pending.popleft()
-                if not request.future.done():
-                    request.future.set_result(request.lines)
+            request = pending[0]
+            if raw.startswith(b"LookupFinished"):
+                pending.popleft()
+                if not request.finished:
+                    request.finished = True
+                    request.done(request.lines, None)
             else:
-                request.lines.append(line)
+                request.lines.append(raw.decode("utf-8", "replace").rstrip("\r"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.alive = False
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+            self.sweeper = None
         self.client._lost(self)
         reason = f"connection lost: {exc}" if exc else "connection closed by the service"
+        error = Unavailable(reason)
         while self.pending:
             request = self.pending.popleft()
-            if not request.future.done():
-                request.future.set_exception(Unavailable(reason))
+            if not request.finished:
+                request.finished = True
+                request.done(None, error)
 
     def abort(self) -> None:
         if self.transport is not None:
@@ -107,6 +157,7 @@ class CyberTraceClient:
         self.timeout = timeout
         self.connections: list[_Connection] = []
         self.opening: set[asyncio.Task[_Connection]] = set()
+        self.waiting: set[asyncio.Task[None]] = set()  # requests waiting for a connection
         self.down_until = 0.0
         self.backoff = 0.0
         self.stray_lines = 0
@@ -184,32 +235,46 @@ class CyberTraceClient:
                 return await asyncio.shield(task)
             await asyncio.wait(set(self.opening), return_when=asyncio.FIRST_COMPLETED)
 
-    async def lookup(self, line: bytes) -> list[str]:
-        """Send one request line (ending in LF); the detection lines of its answer."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+    def submit(self, line: bytes, done: Done) -> None:
+        """Send one request line (ending in LF); ``done(lines, None)`` with the detection
+        lines of its answer, or ``done(None, error)``, exactly once, within ``timeout``
+        seconds from now (connecting included)."""
+        deadline = asyncio.get_running_loop().time() + self.timeout
         connection = self._ready()
-        if connection is None:
-            try:
-                async with asyncio.timeout(self.timeout):
-                    connection = await self._pick()
-            except TimeoutError:
-                raise LookupTimeout(f"no connection within {self.timeout:g} s") from None
-        future = connection.send(line)
-        remaining = self.timeout - (loop.time() - started)
+        if connection is not None:
+            connection.send(line, done, deadline)
+            return
+        task = asyncio.get_running_loop().create_task(self._submit_later(line, done, deadline))
+        self.waiting.add(task)
+        task.add_done_callback(self.waiting.discard)
 
-        def expire() -> None:
-            if not future.done():
-                connection.silent_timeouts += 1
-                future.set_exception(LookupTimeout(f"no answer within {self.timeout:g} s"))
-        handle = loop.call_later(max(remaining, 0.0), expire)
+    async def _submit_later(self, line: bytes, done: Done, deadline: float) -> None:
         try:
-            return await future
-        finally:
-            handle.cancel()
+            async with asyncio.timeout_at(deadline):
+                connection = await self._pick()
+        except TimeoutError:
+            done(None, LookupTimeout(f"no connection within {self.timeout:g} s"))
+        except EnrichError as exc:
+            done(None, exc)
+        else:
+            connection.send(line, done, deadline)
+
+    async def lookup(self, line: bytes) -> list[str]:
+        """``submit`` for one caller that awaits the answer (raises ``EnrichError``)."""
+        future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+
+        def done(lines: list[str] | None, error: EnrichError | None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(lines or [])
+        self.submit(line, done)
+        return await future
 
     async def close(self) -> None:
-        for task in list(self.opening):
+        for task in [*self.opening, *self.waiting]:
             task.cancel()
         for connection in list(self.connections):
             if connection.transport is not None:

@@ -40,6 +40,39 @@ class WindowLimiter:
             return 0.0
         return wait
 
+    def _take(self, now: float, count: int) -> int:
+        """Take up to ``count`` slots at ``now``; how many were taken."""
+        starts, rate, window = self._starts, self.rate, self.window
+        taken = 0
+        while taken < count:
+            if len(starts) < rate:
+                starts.append(now)
+            elif starts[0] + window <= now:
+                starts.popleft()
+                starts.append(now)
+            else:
+                break
+            taken += 1
+        return taken
+
+    async def take(self, count: int) -> int:
+        """Take between 1 and ``count`` slots, waiting for the first one: a batch of
+        requests passes with one call, and each still counts in every window."""
+        if not self._lock.locked():
+            taken = self._take(time.monotonic(), count)
+            if taken:
+                return taken
+        self.waited += 1
+        async with self._lock:
+            while not (taken := self._take(time.monotonic(), count)):
+                await asyncio.sleep(self._starts[0] + self.window - time.monotonic())
+            return taken
+
+    def give_back(self) -> None:
+        """Return the last slot taken (its request was not sent after all)."""
+        if self._starts:
+            self._starts.pop()
+
     async def acquire(self) -> None:
         if not self._lock.locked() and self._try(time.monotonic()) == 0.0:
             return
