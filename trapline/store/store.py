@@ -11,6 +11,7 @@ anew in each process, after any fork.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -21,6 +22,7 @@ from trapline.store.audit import AuditLog
 from trapline.store.database import Database
 from trapline.store.detections import Detections
 from trapline.store.engine import make_engine, store_url
+from trapline.store.errors import StoreUnavailable
 from trapline.store.feed_state import FeedStates
 from trapline.store.indicators import Indicators
 from trapline.store.lookups import Lookups
@@ -90,12 +92,29 @@ def open_store(target: str | Path | URL, *, busy_timeout: float = 30.0) -> Store
     engine = make_engine(url, busy_timeout=busy_timeout)
     try:
         db = Database(engine)
-        if db.revision() != schema.REVISION:
-            from trapline.store import migrate  # Alembic is loaded only when there is work
-
-            migrate.upgrade(url, busy_timeout=busy_timeout)
-        ensure_default(db)
+        for attempt in range(FIRST_START_ATTEMPTS):
+            try:
+                _bring_up_to_date(db, url, busy_timeout)
+                break
+            except StoreUnavailable as exc:
+                # Several first starts on one new SQLite file at once: while one migrates,
+                # SQLite may answer "locked" at once (without waiting). Look again: the
+                # winner's schema is then in place.
+                if "locked" not in str(exc) or attempt == FIRST_START_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
     except BaseException:
         engine.dispose()
         raise
     return Store(db, url)
+
+
+FIRST_START_ATTEMPTS = 10
+
+
+def _bring_up_to_date(db: Database, url: URL, busy_timeout: float) -> None:
+    if db.revision() != schema.REVISION:
+        from trapline.store import migrate  # Alembic is loaded only when there is work
+
+        migrate.upgrade(url, busy_timeout=busy_timeout)
+    ensure_default(db)
