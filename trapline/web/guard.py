@@ -34,21 +34,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from trapline.security import csrf
-from trapline.security.passwords import PasswordRejected
 from trapline.security.roles import Permission
 from trapline.service.http.auth import BasicAuth
 from trapline.service.http.context import AppContext, may_act_in
 from trapline.service.http.errors import ApiError
-from trapline.service.http.identity import LoginThrottled, LoginUnavailable
 from trapline.service.http.operations import (
-    _STORE_ERRORS,
     Call,
     Operation,
     allowed_origins,
     identify,
     resolve_tenant,
+    run_handler,
 )
-from trapline.store import StoreError
 
 if TYPE_CHECKING:
     from trapline.web.app import WebPages
@@ -223,15 +220,7 @@ def page_endpoint(operation: Operation, context: AppContext, auth: BasicAuth,
                 context.stats.count("http_forbidden")
                 raise ApiError(403, f"{principal.name} may not act in tenant "
                                     f"{call.tenant[:128]!r}")
-        try:
-            response = await handler(call)
-        except LoginThrottled as exc:
-            raise ApiError(429, str(exc), {"Retry-After": exc.header}) from None
-        except LoginUnavailable as exc:
-            raise ApiError(503, f"authentication unavailable: {exc}") from None
-        except (StoreError, PasswordRejected) as exc:
-            status = next(s for kind, s in _STORE_ERRORS if isinstance(exc, kind))
-            raise ApiError(status, str(exc)) from None
+        response = await run_handler(handler, call)
         codec = context.sessions
         if session is not None and codec is not None and not call.cookie_set \
                 and codec.refresh_due(session):

@@ -306,6 +306,19 @@ async def identify(request: Request, context: AppContext, auth: BasicAuth, *,
         raise ApiError(503, f"authentication unavailable: {exc}") from None
 
 
+async def run_handler(handler: Callable[[Any], Awaitable[Any]], call: Any) -> Any:
+    """Run an operation's handler; login, store and password errors become ApiErrors."""
+    try:
+        return await handler(call)
+    except LoginThrottled as exc:
+        raise ApiError(429, str(exc), {"Retry-After": exc.header}) from None
+    except LoginUnavailable as exc:
+        raise ApiError(503, f"authentication unavailable: {exc}") from None
+    except (StoreError, PasswordRejected) as exc:
+        status = next(s for kind, s in _STORE_ERRORS if isinstance(exc, kind))
+        raise ApiError(status, str(exc)) from None
+
+
 def own_origin(request: Request) -> str:
     """The server's origin as the browser that sent ``request`` sees it."""
     host = request.headers.get("host") or (request.url.hostname or "")
@@ -368,15 +381,7 @@ def guard(operation: Operation, context: AppContext, auth: BasicAuth
             context.stats.count("http_forbidden")
             raise ApiError(403, f"user {principal.name!r} may not act in tenant {tenant[:128]!r}")
         call = Call(request, context, operation, principal, tenant, session, auth)
-        try:
-            result = await handler(call)
-        except LoginThrottled as exc:
-            raise ApiError(429, str(exc), {"Retry-After": exc.header}) from None
-        except LoginUnavailable as exc:
-            raise ApiError(503, f"authentication unavailable: {exc}") from None
-        except (StoreError, PasswordRejected) as exc:
-            status = next(s for kind, s in _STORE_ERRORS if isinstance(exc, kind))
-            raise ApiError(status, str(exc)) from None
+        result = await run_handler(handler, call)
         if isinstance(result, Response):
             response = result
         elif operation.response is None:
