@@ -24,6 +24,22 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return probe.getsockname()[1]
 
 
+def wait_listening(process: subprocess.Popen[str], *ports: int, timeout: float = 90.0) -> None:
+    """Wait until every port of ``process`` (a `trapline serve`) accepts connections;
+    fail with its output if it exits first."""
+    deadline = time.monotonic() + timeout
+    for port in ports:
+        while True:
+            assert process.poll() is None, process.stdout.read() if process.stdout else \
+                "trapline serve exited"
+            assert time.monotonic() < deadline, "trapline serve did not start"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 60.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not condition():

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 import psutil
-from syslog_receivers import Receiver, free_port
+from syslog_receivers import Receiver, free_port, wait_listening
 
 from trapline.security.passwords import hash_password
 from trapline.store import SYSTEM, open_store
@@ -41,16 +41,7 @@ def start(data: Path, tcp: int, http: int, output: int) -> subprocess.Popen[str]
          "--output", f"127.0.0.1:{output}", "--workers", "1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
         start_new_session=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    deadline = time.monotonic() + 90
-    for port in (tcp, http):
-        while True:
-            assert process.poll() is None, "trapline serve exited"
-            assert time.monotonic() < deadline, "trapline serve did not start"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    wait_listening(process, tcp, http)
     return process
 
 

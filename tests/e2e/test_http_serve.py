@@ -23,7 +23,7 @@ import httpx
 import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from syslog_receivers import Receiver, free_port
+from syslog_receivers import Receiver, free_port, wait_listening
 
 from trapline.security.passwords import hash_password
 from trapline.store import SYSTEM, open_store
@@ -92,16 +92,7 @@ def launch(folder: Path, output: int, config: str = PLAIN,
          "--http", f"127.0.0.1:{http}"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    deadline = time.monotonic() + 90
-    for wanted in (tcp, http):
-        while True:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "trapline serve did not start"
-            try:
-                socket.create_connection(("127.0.0.1", wanted), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+    wait_listening(process, tcp, http)
     return Service(process, f"{scheme}://127.0.0.1:{http}", folder / "data")
 
 

@@ -17,14 +17,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from syslog_receivers import free_port
+from syslog_receivers import free_port, wait_listening
 
 from trapline.security.passwords import hash_password
 from trapline.store import SYSTEM, open_store
@@ -94,16 +93,7 @@ def launch(folder: Path, config: str, http: int) -> Service:
          "--output", f"127.0.0.1:{output}", "--workers", "1", "--http", f"127.0.0.1:{http}"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    deadline = time.monotonic() + 90
-    for wanted in (tcp, http):
-        while True:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "trapline serve did not start"
-            try:
-                socket.create_connection(("127.0.0.1", wanted), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+    wait_listening(process, tcp, http)
     return Service(process, f"http://127.0.0.1:{http}", tcp, folder / "data")
 
 
