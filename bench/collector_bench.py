@@ -5,10 +5,13 @@
 
 Loads ``--indicators`` indicators (bench/protocol_bench.py's IPv4, domains and
 SHA-256 values) into a local ``trapline serve`` (one worker), starts one
-``trapline collect`` with a TCP JSON-lines input, one ``cybertrace`` rule of
-three mappings (SourceAddress -> ip, DestinationHostName -> domain, FileHash
--> hash; RPS limit out of the way, ``--connections`` connections) and a TCP
-output to a receiver in this process. Events carry half hits, half misses.
+``trapline collect`` with a TCP JSON-lines input, one rule of three mappings
+(SourceAddress -> ip, DestinationHostName -> domain, FileHash -> hash; RPS
+limit out of the way, ``--connections`` connections) and a TCP output to a
+receiver in this process. Events carry half hits, half misses. The rule is
+``cybertrace`` (the TCP event protocol, one request line per event), then
+``cybertrace-http`` (the HTTP lookup API over plain HTTP on loopback, up to
+``--batch`` waiting events per POST), then no rule (the baseline).
 
 - saturation: ``--events`` events sent as fast as the collector takes them
   (TCP backpressure paces the sender); events/s from the first write to the
@@ -38,6 +41,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol_bench import free_port, make_values, start_service
+
+from trapline.security.passwords import hash_password
+from trapline.store import SYSTEM, open_store
+
+USER, PASSWORD = "bench", "bench-password-123"
 
 
 def events(values: list[str], count: int, seed: int) -> list[dict[str, object]]:
@@ -88,14 +96,21 @@ class Receiver:
             self.last = time.perf_counter()
 
 
-def collect_config(folder: Path, service_port: int, input_port: int, output_port: int,
-                   connections: int, with_rule: bool) -> Path:
+def collect_config(folder: Path, ports: dict[str, int], input_port: int, output_port: int,
+                   args: argparse.Namespace, kind: str) -> Path:
+    if kind == "cybertrace":
+        source = f'kind = "cybertrace"\nurl = "127.0.0.1:{ports["tcp"]}"'
+    else:
+        secret = folder / "bench.secret"
+        secret.write_text(f'user = "{USER}"\npassword = "{PASSWORD}"\n')
+        secret.chmod(0o600)
+        source = (f'kind = "cybertrace-http"\nurl = "127.0.0.1:{ports["http"]}"\ntls = false\n'
+                  f'secret_file = "{secret}"\nbatch = {args.batch}')
     rule = f"""
 [[rule]]
 name = "bench"
-kind = "cybertrace"
-url = "127.0.0.1:{service_port}"
-connections = {connections}
+{source}
+connections = {args.connections}
 rps = 1000000
 timeout = 30
 mapping = [
@@ -103,8 +118,8 @@ mapping = [
   {{ field = "DestinationHostName", type = "domain" }},
   {{ field = "FileHash", type = "hash" }},
 ]
-""" if with_rule else ""
-    path = folder / f"collect-{int(with_rule)}.toml"
+""" if kind else ""
+    path = folder / f"collect-{kind or 'none'}.toml"
     path.write_text(f"""
 [collector]
 stats_interval = 0
@@ -181,20 +196,25 @@ def cuts(values: list[float]) -> str:
     return f"p50 {q[49]:.2f} ms  p99 {q[98]:.2f} ms  (n={len(values):,})"
 
 
-async def run(args: argparse.Namespace, folder: Path, service_port: int) -> None:
+LABELS = {"cybertrace": "1 rule (cybertrace, TCP), 3 mappings",
+          "cybertrace-http": "1 rule (cybertrace-http, batch {batch}), 3 mappings",
+          "": "no rule (collector alone)"}
+
+
+async def run(args: argparse.Namespace, folder: Path, ports: dict[str, int]) -> None:
     receiver = Receiver()
     server = await asyncio.start_server(receiver.serve, "127.0.0.1", 0)
     output_port = server.sockets[0].getsockname()[1]
     values = make_values(args.indicators)
     items = events(values, args.events, 5)
     lines = [json.dumps(item).encode() + b"\n" for item in items]
-    for with_rule in (True, False):
+    for kind in args.kinds.split(","):
+        kind = "" if kind == "none" else kind
         input_port = free_port()
-        config = collect_config(folder, service_port, input_port, output_port,
-                                args.connections, with_rule)
-        log = folder / f"collect-{int(with_rule)}.log"
+        config = collect_config(folder, ports, input_port, output_port, args, kind)
+        log = folder / f"collect-{kind or 'none'}.log"
         process = start_collector(config, input_port, log)
-        label = "1 rule, 3 mappings" if with_rule else "no rule (collector alone)"
+        label = LABELS[kind].format(batch=args.batch)
         try:
             await saturate(input_port, receiver, lines[:5000])  # warm-up
             receiver.enriched = 0
@@ -203,7 +223,7 @@ async def run(args: argparse.Namespace, folder: Path, service_port: int) -> None
             cpu = cpu_seconds(process.pid) - cpu
             print(f"{label}: {len(lines) / seconds:,.0f} events/s "
                   f"({len(lines):,} events in {seconds:.2f} s"
-                  + (f", {receiver.enriched:,} enriched" if with_rule else "")
+                  + (f", {receiver.enriched:,} enriched" if kind else "")
                   + f"; collector CPU {cpu:.2f} s, {len(lines) / max(cpu, 0.01):,.0f} "
                     "events per CPU second)")
             latencies = await fixed_rate(input_port, receiver, items, args.rate, args.seconds)
@@ -221,20 +241,27 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--batch", type=int, default=100, help="cybertrace-http: events per POST")
+    parser.add_argument("--kinds", default="cybertrace,cybertrace-http,none",
+                        help="rules to run, in order (none: the baseline without a rule)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="collector-bench-"))
     try:
         feed = folder / "bench.txt"
         feed.write_text("\n".join(make_values(args.indicators)) + "\n")
+        ports = {"tcp": free_port(), "http": free_port()}
+        store = open_store(folder / "data")  # the rule's user, as `trapline users add` makes it
+        store.users.create(SYSTEM, USER, hash_password(PASSWORD), role="Analyst")
+        store.close()
         config = folder / "trapline.toml"
-        config.write_text("[service]\nupdate_interval = 86400\n[http]\nenabled = false\n")
-        port = free_port()
+        config.write_text("[service]\nupdate_interval = 86400\n[http]\n"
+                          f'listen = "127.0.0.1:{ports["http"]}"\ntls = false\n')
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
               f"{args.indicators:,} indicators, one collector process, "
               f"trapline serve --workers 1, {args.connections} connections")
-        service = start_service(folder / "data", feed, port, 1, config)
+        service = start_service(folder / "data", feed, ports["tcp"], 1, config)
         try:
-            asyncio.run(run(args, folder, port))
+            asyncio.run(run(args, folder, ports))
         finally:
             service.send_signal(signal.SIGTERM)
             service.wait(60)

@@ -41,14 +41,14 @@ def demo_feeds_toml() -> str:
 
 
 class Serve:
-    def __init__(self, folder: Path, extra_toml: str = "") -> None:
+    def __init__(self, folder: Path, extra_toml: str = "", tls: bool = False) -> None:
         self.folder = folder
         self.port = free_port()
         self.http_port = free_port()
         self.data = folder / "data"
         config = folder / "serve.toml"
         config.write_text(
-            f'[service]\nupdate_interval = 3600\n[http]\ntls = false\n'
+            f'[service]\nupdate_interval = 3600\n[http]\ntls = {str(tls).lower()}\n'
             f'listen = "127.0.0.1:{self.http_port}"\nauth_cache_seconds = 60\n\n'
             + demo_feeds_toml() + "\n" + extra_toml, encoding="utf-8")
         self.config = config
@@ -143,7 +143,9 @@ class Collect:
 def read_events(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
+    complete = text[:text.rfind("\n") + 1]  # a line the collector is still writing waits
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
 
 def wait_for_events(path: Path, count: int, timeout: float = 60.0) -> list[dict[str, Any]]:

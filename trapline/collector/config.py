@@ -84,6 +84,7 @@ class RuleConfig(msgspec.Struct, frozen=True, kw_only=True):
     queue_limit: int = 1_000_000
     cache_ttl: float = 5.0
     cache_size: int = 100_000
+    batch: int = 100
     secret_file: str = ""
     user_env: str = ""
     password_env: str = ""
@@ -285,6 +286,9 @@ KEYS: dict[str, dict[str, tuple[Any, Check | None, str]]] = {
                       "request (and a request on its way is shared); 0: no cache."),
         "cache_size": (100_000, _int(1, 100_000_000), "Answers kept in the cache at most "
                        "(the oldest goes first)."),
+        "batch": (100, _int(1, 10_000), "cybertrace-http: events looked up in one POST at "
+                  "most (only events already waiting are grouped; each still counts "
+                  "against rps)."),
         "secret_file": ("", _secret_file, "cybertrace-http: TOML file with user and "
                         "password, mode 600."),
         "user_env": ("", _env_name, "cybertrace-http: variable holding the user."),

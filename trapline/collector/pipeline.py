@@ -51,8 +51,9 @@ class Collector:
         self.counters = Counters()
         self.queue: asyncio.Queue[Event] = asyncio.Queue(config.collector.queue)
         self.rules = [EnrichmentRule(rule, self.counters) for rule in config.rules]
-        limit = max((rule.queue_limit for rule in config.rules), default=1)
-        self.in_flight = asyncio.Semaphore(limit)
+        self.in_flight_limit = max((rule.queue_limit for rule in config.rules), default=1)
+        self.in_flight = 0  # events handed to the rules and not yet emitted
+        self._room: asyncio.Future[None] | None = None  # the dispatcher waits for room
         self.finished: deque[Event] = deque()  # enriched, for the emitter
         self._finished_wake: asyncio.Future[None] | None = None
         self._emitter: asyncio.Task[None] | None = None
@@ -84,7 +85,7 @@ class Collector:
 
     async def _dispatch(self) -> None:
         queue, rules, counters = self.queue, self.rules, self.counters
-        in_flight = self.in_flight
+        limit, loop = self.in_flight_limit, asyncio.get_running_loop()
         while True:
             batch = [await queue.get()]
             while len(batch) < _BATCH and not queue.empty():
@@ -100,7 +101,11 @@ class Collector:
                     await self._emit(event)
                     queue.task_done()
                     continue
-                await in_flight.acquire()
+                while self.in_flight >= limit:
+                    self._room = loop.create_future()
+                    await self._room
+                    self._room = None
+                self.in_flight += 1
                 self._next(event, wanted, 0)
 
     def _next(self, event: Event, wanted: list[tuple[EnrichmentRule, list[Sent]]],
@@ -130,8 +135,11 @@ class Collector:
                 self._finished_wake = None
             while finished:
                 await self._emit(finished.popleft())
-                self.in_flight.release()
+                self.in_flight -= 1
                 self.queue.task_done()
+                room = self._room
+                if room is not None and not room.done():
+                    room.set_result(None)
 
     async def _emit(self, event: Event) -> None:
         status = event.get("TIStatus")
@@ -139,8 +147,9 @@ class Collector:
             self.counters.add("events_unenriched")
         line = _encoder.encode(event) + b"\n"
         for output in self.outputs:
-            await output.put(line)
-        self.counters.add("events_out")
+            if not output.try_put(line):
+                await output.put(line)
+        self.counters["events_out"] += 1
 
     async def _log_stats(self) -> None:
         while True:

@@ -198,6 +198,10 @@ class CyberTraceClient:
         task.add_done_callback(done)
         return task
 
+    def ready(self) -> bool:
+        """Every connection is open and healthy: a request can be written at once."""
+        return self._ready() is not None
+
     def _ready(self) -> _Connection | None:
         """The fast path: every connection is open and healthy; the least busy one."""
         connections = self.connections

@@ -68,6 +68,10 @@ class WindowLimiter:
                 await asyncio.sleep(self._starts[0] + self.window - time.monotonic())
             return taken
 
+    def take_now(self) -> bool:
+        """Take one slot if one is free now and nobody waits (never waits itself)."""
+        return not self._lock.locked() and self._take(time.monotonic(), 1) == 1
+
     def give_back(self) -> None:
         """Return the last slot taken (its request was not sent after all)."""
         if self._starts:

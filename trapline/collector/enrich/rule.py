@@ -8,9 +8,14 @@ and the outcome into ``event["TIStatus"][rule]`` (``enriched``,
 it back, exactly once. An event is never lost: a failure leaves it unenriched,
 marked and counted.
 
-No task per event: one worker per rule takes the waiting events in batches,
-as many as the RPS limiter and ``queue_limit`` allow at once, and hands their
-requests to the client (which writes each connection's share in one write).
+No task per event: over TCP an event goes straight to a connection when
+nothing waits and the RPS limiter has room (the fast path); otherwise one
+worker per rule takes the waiting events in batches, as many as the RPS
+limiter and ``queue_limit`` allow at once, and hands their requests to the
+client (which writes each connection's share in one write). Over HTTP the
+worker packs up to ``batch`` waiting events into one POST, at most one POST
+per connection at a time, so events that arrive while the connections are
+busy go together.
 Verdict cache (``cache_ttl`` seconds, ``cache_size`` entries): an answer is
 reused for the same request (the same request line over TCP, the same values
 over HTTP) for ``cache_ttl`` seconds after it arrived, and an event whose
@@ -35,7 +40,7 @@ from trapline.collector.counters import Counters
 from trapline.collector.enrich.answer import Sent, http_entries, tcp_entries
 from trapline.collector.enrich.cybertrace import CyberTraceClient, request_line
 from trapline.collector.enrich.cybertrace_http import CyberTraceHttpClient
-from trapline.collector.enrich.errors import EnrichError
+from trapline.collector.enrich.errors import EnrichError, Unavailable
 from trapline.collector.enrich.limiter import WindowLimiter
 from trapline.collector.filters import parse_filter
 from trapline.collector.schema import Event, field_value
@@ -65,6 +70,9 @@ class EnrichmentRule:
         self.queue_limit = config.queue_limit
         self.cache_ttl = config.cache_ttl
         self.cache_size = config.cache_size
+        self.batch = config.batch
+        self.posts = 0  # cybertrace-http: POSTs on their way
+        self.max_posts = config.connections if config.kind == "cybertrace-http" else 1 << 62
         self.cache: dict[Any, tuple[float, Any]] = {}
         self.asked: dict[Any, list[Waiter]] = {}  # requests on their way, by key
         self.waiting: deque[tuple[Any, Waiter]] = deque()
@@ -81,47 +89,63 @@ class EnrichmentRule:
                 config.url, config.tenant, rule_credentials(config), config.connections,
                 config.timeout, tls=config.tls, ca_file=config.ca_file, verify=config.verify)
         self.tcp = isinstance(self.client, CyberTraceClient)
+        # Counter names made once: a name built per event costs a concatenation and a hash.
+        self.count_requests, self.count_hits = self.prefix + "requests", self.prefix + "cache_hits"
+        self.count_enriched = self.prefix + "enriched"
+        self.count_detections = self.prefix + "detections"
+        self.count_posts = self.prefix + "posts"
+        self.count_filtered, self.count_none = self.prefix + "filtered", self.prefix + "no_values"
+        self.rows = [(row.field, row.type, "." in row.field)
+                     for row in config.mapping]
 
     def plan(self, event: Event) -> list[Sent]:
         if self.filter is not None and not self.filter(event):
-            self.counters.add(self.prefix + "filtered")
+            self.counters[self.count_filtered] += 1
             return []
         sent: list[Sent] = []
-        for row in self.config.mapping:
-            value = field_value(event, row.field)
+        for name, kind, dotted in self.rows:
+            value = event.get(name)
+            if value is None and dotted:
+                value = field_value(event, name)
+            if value is None:
+                continue
+            if value.__class__ is str:  # the usual case
+                text = value.strip()
+                if text and text != "-":
+                    sent.append((name, kind, text))
+                continue
             for item in value if isinstance(value, list) else (value,):
                 if item is None or isinstance(item, _SKIP):
                     continue
                 text = str(item).strip()
                 if text and text != "-":
-                    sent.append((row.field, row.type, text))
+                    sent.append((name, kind, text))
         if not sent:
-            self.counters.add(self.prefix + "no_values")
+            self.counters[self.count_none] += 1
         return sent
-
-    def _key(self, sent: list[Sent]) -> Any:
-        if self.tcp:
-            return request_line(sent)
-        return tuple(value for _, _, value in sent)
 
     def submit(self, event: Event, sent: list[Sent], finish: Finish) -> None:
         """Look the event up; ``finish()`` once its TI and TIStatus are written (at
         once on a cache hit, else when the answer, the timeout or a failure comes)."""
-        key = self._key(sent)
+        key = request_line(sent) if self.tcp else tuple(value for _, _, value in sent)
         if self.cache_ttl > 0:
             cached = self.cache.get(key)
             if cached is not None:
                 if cached[0] > time.monotonic():
-                    self.counters.add(self.prefix + "cache_hits")
+                    self.counters[self.count_hits] += 1
                     self._settle(event, sent, cached[1], None)
                     finish()
                     return
                 del self.cache[key]
             asked = self.asked.get(key)
             if asked is not None:
-                self.counters.add(self.prefix + "cache_hits")
+                self.counters[self.count_hits] += 1
                 asked.append((event, sent, finish))
                 return
+        if self.tcp and not self.waiting and self.active < self.queue_limit and \
+                self.client.ready() and self.limiter.take_now():
+            self._start(key, (event, sent, finish))  # the fast path: nothing to wait for
+            return
         self.waiting.append((key, (event, sent, finish)))
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._work())
@@ -137,7 +161,7 @@ class EnrichmentRule:
         RPS limiter allow at once."""
         waiting, loop = self.waiting, asyncio.get_running_loop()
         while True:
-            while not waiting or self.active >= self.queue_limit:
+            while not waiting or self.active >= self.queue_limit or self.posts >= self.max_posts:
                 self._wake = loop.create_future()
                 await self._wake
                 self._wake = None
@@ -150,63 +174,109 @@ class EnrichmentRule:
                 with contextlib.suppress(EnrichError, TimeoutError):
                     async with asyncio.timeout(self.config.timeout):
                         await client._pick()
-            count = await self.limiter.take(min(len(waiting), self.queue_limit - self.active))
+            room = self.queue_limit - self.active
+            if not self.tcp:  # a POST per free connection: the others wait and group
+                room = min(room, (self.max_posts - self.posts) * self.batch)
+            count = await self.limiter.take(min(len(waiting), room))
+            starting: list[tuple[Any, Waiter]] = []
             for _ in range(count):
                 key, waiter = waiting.popleft()
                 if self.cache_ttl > 0:
                     asked = self.asked.get(key)
                     if asked is not None:  # the same request started while this one waited
-                        self.counters.add(self.prefix + "cache_hits")
+                        self.counters[self.count_hits] += 1
                         asked.append(waiter)
                         self.limiter.give_back()
                         continue
-                self._start(key, waiter)
+                if self.tcp:
+                    self._start(key, waiter)
+                else:
+                    starting.append((key, waiter))
+            for at in range(0, len(starting), self.batch):
+                self._start_http(starting[at:at + self.batch])
+
+    def _begin(self, key: Any, waiter: Waiter) -> _Ask:
+        ask = _Ask(self, key, waiter)
+        if self.cache_ttl > 0:
+            self.asked[key] = ask.waiters
+        self.active += 1
+        self.counters[self.count_requests] += 1
+        return ask
 
     def _start(self, key: Any, waiter: Waiter) -> None:
-        waiters = [waiter]
+        """One event's request line over TCP."""
+        ask = self._begin(key, waiter)
+        if self.config.debug:
+            log.info("rule %s request: %s", self.name, key.decode().rstrip())
+        assert isinstance(self.client, CyberTraceClient)
+        self.client.submit(key, ask.done)
+
+    def _start_http(self, items: list[tuple[Any, Waiter]]) -> None:
+        """One POST with the values of these events (an event whose values are already
+        on their way in this POST waits for that answer)."""
+        asks: list[_Ask] = []
+        for key, waiter in items:
+            asked = self.asked.get(key) if self.cache_ttl > 0 else None
+            if asked is not None:
+                self.counters[self.count_hits] += 1
+                asked.append(waiter)
+            else:
+                asks.append(self._begin(key, waiter))
+        if not asks:
+            return
+        values = [value for ask in asks for value in ask.key]
+        if self.config.debug:
+            log.info("rule %s request: %s", self.name, values)
+        self.posts += 1
+        self.counters[self.count_posts] += 1
+        task = asyncio.get_running_loop().create_task(self._http(values, asks))
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+
+    def _answered(self, key: Any, waiters: list[Waiter], answer: Any,
+                  error: EnrichError | None) -> None:
+        """One request's outcome: remembered (not a failure), and settled in every
+        event that waited for it."""
+        self.active -= 1
         if self.cache_ttl > 0:
-            self.asked[key] = waiters
-        self.active += 1
-        self.counters.add(self.prefix + "requests")
-        debug = self.config.debug
+            self.asked.pop(key, None)
+            if error is None:
+                self._remember(key, answer)
+        if self.config.debug:
+            log.info("rule %s answer: %s", self.name, answer if error is None else error)
+        for event, sent, finish in waiters:
+            self._settle(event, sent, answer, error)
+            finish()
+        self._signal()
 
-        def done(answer: Any, error: EnrichError | None) -> None:
-            self.active -= 1
-            if self.cache_ttl > 0:
-                self.asked.pop(key, None)
-                if error is None:
-                    self._remember(key, answer)
-            if debug:
-                log.info("rule %s answer: %s", self.name, answer if error is None else error)
-            for event, sent, finish in waiters:
-                self._settle(event, sent, answer, error)
-                finish()
-            self._signal()
-
-        if self.tcp:
-            assert isinstance(self.client, CyberTraceClient)
-            if debug:
-                log.info("rule %s request: %s", self.name, key.decode().rstrip())
-            self.client.submit(key, done)
-        else:
-            if debug:
-                log.info("rule %s request: %s", self.name, list(key))
-            task = asyncio.get_running_loop().create_task(self._http(list(key), done))
-            self._calls.add(task)
-            task.add_done_callback(self._calls.discard)
-
-    async def _http(self, values: list[str], done: Callable[[Any, EnrichError | None], None]) \
-            -> None:
+    async def _http(self, values: list[str], asks: list[_Ask]) -> None:
+        """POST the values; each event's share of the answer (one item per value, in
+        order) goes to it; a failure, or an answer of the wrong length, to all."""
         assert isinstance(self.client, CyberTraceHttpClient)
+        error: EnrichError | None = None
         try:
             answer = await self.client.lookup(values)
         except EnrichError as exc:
-            done(None, exc)
+            error = exc
         except Exception as exc:  # a bug must not lose the event
             log.exception("rule %s: lookup failed", self.name)
-            done(None, EnrichError(f"{type(exc).__name__}: {exc}"))
+            error = EnrichError(f"{type(exc).__name__}: {exc}")
         else:
-            done(answer, None)
+            items = len(answer) if isinstance(answer, list) else "no"
+            if items != len(values):
+                error = Unavailable(f"the answer has {items} items for {len(values)} objects")
+        finally:
+            self.posts -= 1
+            self._signal()
+        if error is not None:
+            for ask in asks:
+                ask.done(None, error)
+            return
+        at = 0
+        for ask in asks:
+            count = len(ask.key)
+            ask.done(answer[at:at + count], None)
+            at += count
 
     def _remember(self, key: Any, answer: Any) -> None:
         cache = self.cache
@@ -227,20 +297,21 @@ class EnrichmentRule:
             counters.add(prefix + error.reason)
             status[self.name] = f"unenriched: {error.reason}: {error}"
             return
-        try:
-            if self.tcp:
-                entries = tcp_entries(self.name, answer, sent)
-            else:
-                entries = http_entries(self.name, answer, sent)
-        except Exception as exc:  # a bug must not lose the event
-            log.exception("rule %s failed on an event", self.name)
-            status[self.name] = f"unenriched: error: {exc}"
-            counters.add(prefix + "errors")
-            return
-        counters.add(prefix + "enriched")
-        if entries:
-            counters.add(prefix + "detections", len(entries))
-            event.setdefault("TI", []).extend(entries)
+        if answer:
+            try:
+                if self.tcp:
+                    entries = tcp_entries(self.name, answer, sent)
+                else:
+                    entries = http_entries(self.name, answer, sent)
+            except Exception as exc:  # a bug must not lose the event
+                log.exception("rule %s failed on an event", self.name)
+                status[self.name] = f"unenriched: error: {exc}"
+                counters.add(prefix + "errors")
+                return
+            if entries:
+                counters[self.count_detections] += len(entries)
+                event.setdefault("TI", []).extend(entries)
+        counters[self.count_enriched] += 1
         status[self.name] = "enriched"
 
     async def apply(self, event: Event, sent: list[Sent]) -> None:
@@ -261,3 +332,15 @@ class EnrichmentRule:
 
 
 _SKIP = (dict, list, bool)
+
+
+class _Ask:
+    """One request on its way and the events waiting for its answer."""
+
+    __slots__ = ("key", "rule", "waiters")
+
+    def __init__(self, rule: EnrichmentRule, key: Any, waiter: Waiter) -> None:
+        self.rule, self.key, self.waiters = rule, key, [waiter]
+
+    def done(self, answer: Any, error: EnrichError | None) -> None:
+        self.rule._answered(self.key, self.waiters, answer, error)

@@ -22,6 +22,7 @@ class Intake:
         self.queue = queue
         self.counters = counters
         self.prefix = f"input_{config.name}_"
+        self.count_received = self.prefix + "received"
         self.parser = PARSERS[config.format]
         self.preset = PRESETS.get(config.preset)
         self.name = config.name
@@ -37,11 +38,22 @@ class Intake:
     def finish(self, event: dict[str, Any]) -> Event:
         if self.preset is not None:
             self.preset(event)
-        self.counters.add(self.prefix + "received")
+        self.counters[self.count_received] += 1
         return event
 
     async def line(self, line: str) -> None:
         await self.queue.put(self.make(line))
+
+    async def messages(self, messages: list[bytes]) -> None:
+        """A chunk's messages (UTF-8, undecodable bytes replaced) onto the queue in
+        order; waits (backpressure) only when the queue is full."""
+        queue = self.queue
+        for message in messages:
+            event = self.make(message.decode("utf-8", "replace"))
+            if queue.full():
+                await queue.put(event)
+            else:
+                queue.put_nowait(event)
 
     async def event(self, event: dict[str, Any]) -> None:
         await self.queue.put(self.finish(event))

@@ -1,6 +1,6 @@
 """TCP input: syslog (LF or octet counting) or JSON lines, read in chunks.
 
-Messages go to the intake one by one and each ``await``s the queue: while the
+A chunk's messages go to the intake, which ``await``s the queue when it is full: while the
 queue is full this connection is not read, the kernel buffers fill, and the
 sender is slowed down (TCP backpressure), nothing is dropped.
 """
@@ -44,8 +44,7 @@ class TcpInput(Input):
         framer = Framer(self.config.framing, self.config.max_line_bytes)
         try:
             while chunk := await reader.read(1 << 16):
-                for message in framer.feed(chunk):
-                    await intake.line(message.decode("utf-8", "replace"))
+                await intake.messages(framer.feed(chunk))
                 if framer.too_long:
                     intake.counters.add(intake.prefix + "too_long", framer.too_long)
                     framer.too_long = 0

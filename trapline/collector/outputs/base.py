@@ -23,6 +23,13 @@ class Output:
         """Queue one JSON event (ending in LF); waits while the queue is full."""
         await self.queue.put(line)
 
+    def try_put(self, line: bytes) -> bool:
+        """Queue one JSON event if there is room now (the fast path of ``put``)."""
+        if self.queue.full():
+            return False
+        self.queue.put_nowait(line)
+        return True
+
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run())
 
