@@ -18,6 +18,7 @@ import msgspec
 
 SERVICE_STARTED = "KL_ALERT_ServiceStarted"
 SERVICE_STOPPED = "KL_ALERT_ServiceStopped"
+SERVICE_RESTARTING = "KL_ALERT_ServiceRestarting"  # trapline's own: stopping to start again
 CONFIGURATION_UPDATED = "KL_ALERT_ConfigurationUpdated"
 UPDATED_FEED = "KL_ALERT_UpdatedFeed"
 FAILED_TO_UPDATE_FEED = "KL_ALERT_FailedToUpdateFeed"

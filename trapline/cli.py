@@ -111,7 +111,7 @@ def serve(config: Path | None, data_dir: Path | None, listen: str | None, output
     the output."""
     import logging
 
-    from trapline.service.server import Overrides, Supervisor
+    from trapline.service.server import Overrides, Supervisor, reexec
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # start-up noise
@@ -121,7 +121,10 @@ def serve(config: Path | None, data_dir: Path | None, listen: str | None, output
         supervisor = Supervisor(overrides)
     except TraplineError as exc:
         raise click.ClickException(str(exc)) from exc
-    sys.exit(supervisor.run())
+    code = supervisor.run()
+    if supervisor.restarting:  # SIGUSR2: the same process starts again (docs/service.md)
+        reexec()
+    sys.exit(code)
 
 
 @main.command("normalize")

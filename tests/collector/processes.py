@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from subprocesses import terminate
 
 MAIN = Path(__file__).resolve().parents[2]
 DEMO = MAIN / "trapline" / "demo"
@@ -85,13 +86,7 @@ class Serve:
         raise AssertionError("trapline serve did not start")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, 30)
         self._sink.close()
 
 
@@ -124,13 +119,7 @@ class Collect:
         raise AssertionError("trapline collect did not start")
 
     def stop(self) -> dict[str, int]:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, 60)
         text = self.stderr_path.read_text(errors="replace")
         match = re.search(r"stopped; counters (\{.*\})", text)
         self.counters = json.loads(match.group(1)) if match else {}

@@ -92,6 +92,38 @@ path = "{out}"
     assert all(event["TIStatus"]["slow"].startswith("unenriched: timeout") for event in events)
 
 
+def test_udp_datagrams_the_kernel_drops_are_counted_too(tmp_path: Path) -> None:
+    """A burst faster than the collector reads, into a small receive buffer: what the
+    kernel drops is counted (kernel_dropped), so every datagram sent is accounted for."""
+    out = tmp_path / "out.jsonl"
+    collect = Collect(tmp_path, f"""
+[collector]
+stats_interval = 0
+[[input]]
+name = "udp"
+type = "udp"
+listen = "127.0.0.1:0"
+format = "json"
+receive_buffer = 4096
+[[output]]
+type = "file"
+path = "{out}"
+""").start()
+    total = 3000
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for n in range(total):
+                sock.sendto(json.dumps({"id": n, "pad": "x" * 200}).encode(),
+                            ("127.0.0.1", _port(collect)))
+        time.sleep(0.5)
+    finally:
+        counters = collect.stop()
+    received, kernel = counters["input_udp_received"], counters["input_udp_kernel_dropped"]
+    assert kernel > 0  # a 4 KB buffer cannot hold the burst
+    assert received + kernel == total
+    assert len(read_events(out)) == received
+
+
 def test_file_input_follows_rotation_and_truncation(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     out = tmp_path / "out.jsonl"

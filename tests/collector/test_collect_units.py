@@ -97,6 +97,17 @@ def test_rfc3164_with_a_real_apache_line(shared_data: Path) -> None:
     assert event["RequestUrl"].startswith("/presentations/")
 
 
+def test_rfc3164_header_with_an_rfc3339_timestamp_as_rsyslog_forwards() -> None:
+    for stamp in ("2026-11-29T18:50:01.123456+01:00", "2026-11-29T18:50:01Z"):
+        event = parse_syslog(f"<134>{stamp} web1 apache[42]: GET /index.html")
+        assert event["syslog"] == {"facility": 16, "severity": 6, "rfc": 3164,
+                                   "timestamp": stamp, "hostname": "web1",
+                                   "app_name": "apache", "procid": "42"}
+        assert event["message"] == "GET /index.html"
+    sysmon = parse_syslog('<14>2026-11-29T18:50:01Z dc1 sysmon: {"EventID": 3}')
+    assert sysmon["EventID"] == 3 and sysmon["syslog"]["hostname"] == "dc1"
+
+
 def test_eve_preset_on_real_lines(shared_data: Path) -> None:
     folder = shared_data / "events/suricata-eve-generated"
     sofacy = [parse_json(line) for line in

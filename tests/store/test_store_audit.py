@@ -33,7 +33,9 @@ def _prepare(store: Store) -> None:
     store.suppliers.create(SYSTEM, "Partners")
     store.suppliers.create(SYSTEM, "Spare", kind="feed")
     store.tags.create(SYSTEM, "apt")
-    store.indicators.put(SYSTEM, INTERNAL_TI, [IndicatorInput(value="old.test")])
+    store.indicators.put(SYSTEM, INTERNAL_TI, [IndicatorInput(value="old.test"),
+                                               IndicatorInput(value="tagged.test",
+                                                              tags=("apt",))])
     store.feeds.record("Feodo", ok=True)
     store.settings.set(SYSTEM, "a", 1)
 
@@ -65,6 +67,10 @@ CHANGES: list[tuple[str, str, str, str, Call]] = [
     ("indicators", "put", "indicators.put", INTERNAL_TI,
      lambda s, a: s.indicators.put(a, INTERNAL_TI,
                                    [IndicatorInput(value="new.test", tags=("apt",))])),
+    ("indicators", "tag", "indicators.tag", INTERNAL_TI,
+     lambda s, a: s.indicators.tag(a, INTERNAL_TI, "old.test", "apt")),
+    ("indicators", "untag", "indicators.untag", INTERNAL_TI,
+     lambda s, a: s.indicators.untag(a, INTERNAL_TI, "tagged.test", "apt")),
     ("indicators", "delete", "indicators.delete", INTERNAL_TI,
      lambda s, a: s.indicators.delete(a, INTERNAL_TI, ["old.test"])),
     ("tags", "create", "tag.create", "crime", lambda s, a: s.tags.create(a, "crime")),
@@ -79,6 +85,8 @@ CHANGES: list[tuple[str, str, str, str, Call]] = [
      lambda s, a: s.suppliers.delete(a, "Spare")),
     ("feeds", "forget", "feed.forget", "Feodo", lambda s, a: s.feeds.forget(a, "Feodo")),
     ("settings", "delete", "setting.delete", "a", lambda s, a: s.settings.delete(a, "a")),
+    ("audit", "note", "service.restart", "service",
+     lambda s, a: s.audit.note(a, "service.restart", "service", details={"listen": "x"})),
     ("users", "delete", "user.delete", "bob", lambda s, a: s.users.delete(a, "bob")),
 ]
 
@@ -100,6 +108,8 @@ REFUSED: list[Call] = [
     lambda s, a: s.indicators.delete(a, "Nope", ["x"]),
     lambda s, a: s.tags.create(a, "apt"),
     lambda s, a: s.tags.delete(a, "nope"),
+    lambda s, a: s.indicators.tag(a, INTERNAL_TI, "old.test", "nope"),
+    lambda s, a: s.indicators.untag(a, INTERNAL_TI, "nope.test", "apt"),
     lambda s, a: s.feeds.forget(a, "nope"),
     lambda s, a: s.settings.delete(a, "nope"),
     lambda s, a: s.detections.purge(a, 0.0, tenant="Nope"),

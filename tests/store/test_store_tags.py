@@ -79,3 +79,39 @@ def test_tenants_are_isolated(store: Store, actor: Actor) -> None:
         store.tags.delete(actor, "acme-only")
     store.tags.delete(actor, "apt")
     assert [t.name for t in store.tags.all(tenant="Acme")] == ["acme-only", "apt"]
+
+
+def test_tag_and_untag_one_entry_audited_and_versioned(store: Store, actor: Actor) -> None:
+    store.tags.create(actor, "apt")
+    store.indicators.put(actor, INTERNAL_TI, [IndicatorInput(value="192.0.2.1",
+                                                             comment="keep")])
+    before = store.indicators.version("General")
+    assert store.indicators.tag(actor, INTERNAL_TI, "192.0.2.1", "apt") is True
+    assert store.indicators.tag(actor, INTERNAL_TI, "192.0.2.1", "apt") is False
+    entry = store.indicators.get(INTERNAL_TI, "192.0.2.1")
+    assert entry.tags == ("apt",) and entry.comment == "keep"
+    assert store.indicators.version("General") == before + 1
+    assert store.tags.usage() == {"apt": 1}
+    assert store.indicators.untag(actor, INTERNAL_TI, "192.0.2.1", "apt") is True
+    assert store.indicators.untag(actor, INTERNAL_TI, "192.0.2.1", "apt") is False
+    assert store.indicators.get(INTERNAL_TI, "192.0.2.1").tags == ()
+    assert store.tags.usage() == {"apt": 0}
+    actions = [(a.action, a.details) for a in store.audit.search(limit=10).items]
+    assert ("indicators.untag", {"value": "192.0.2.1", "tag": "apt"}) in actions
+    assert ("indicators.tag", {"value": "192.0.2.1", "tag": "apt"}) in actions
+    with pytest.raises(NotFound):
+        store.indicators.tag(actor, INTERNAL_TI, "192.0.2.99", "apt")
+    with pytest.raises(NotFound):
+        store.indicators.tag(actor, INTERNAL_TI, "192.0.2.1", "nope")
+
+
+def test_delete_unused_only(store: Store, actor: Actor) -> None:
+    store.tags.create(actor, "apt")
+    store.indicators.put(actor, INTERNAL_TI, [IndicatorInput(value="192.0.2.1",
+                                                             tags=("apt",))])
+    with pytest.raises(InvalidInput, match="on 1 indicator"):
+        store.tags.delete(actor, "apt", unused_only=True)
+    assert store.tags.get("apt").name == "apt"
+    store.indicators.untag(actor, INTERNAL_TI, "192.0.2.1", "apt")
+    store.tags.delete(actor, "apt", unused_only=True)
+    assert store.tags.all() == []

@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from subprocesses import terminate
 from syslog_receivers import free_port, wait_listening
 
 from trapline.security.passwords import hash_password
@@ -98,25 +97,7 @@ def launch(folder: Path, config: str, http: int) -> Service:
 
 
 def stop(service: Service) -> None:
-    service.process.send_signal(signal.SIGTERM)
-    try:
-        service.process.wait(30)
-    except subprocess.TimeoutExpired:
-        service.process.kill()
-        service.process.wait()
-
-
-def tcp_lookup(port: int, kind: str, value: str) -> str:
-    """One reply-back request to the event service; the answer up to ``LookupFinished``."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-        conn.sendall(f"X-KF-SendFinishedEventX-KF-ReplyBack{kind}={value}\n".encode())
-        answer = b""
-        while b"LookupFinished" not in answer:
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
-    return answer.decode("utf-8", "replace")
+    terminate(service.process, 30)
 
 
 def screenshot(page: Any, name: str) -> None:

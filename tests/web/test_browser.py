@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import USERS, Service, chromium, launch, screenshot, stop, tcp_lookup
+from browser import USERS, Service, chromium, launch, screenshot, stop
+from subprocesses import tcp_lookup
 from syslog_receivers import free_port
 
 from trapline.store import INTERNAL_TI, SYSTEM, DetectionInput, IndicatorInput, open_store
@@ -75,6 +76,26 @@ def poison(data: Path) -> None:
         store.close()
 
 
+def second_tenant(data: Path) -> None:
+    """Tenant Acme, with an InternalTI entry and a few detections of its own."""
+    store = open_store(data)
+    try:
+        store.tenants.create(SYSTEM, "Acme")
+        store.indicators.put(SYSTEM, INTERNAL_TI, [IndicatorInput(
+            value="acme-phish.example", category="Acme_Phishing", comment="INC-7 lure")],
+            tenant="Acme")
+        now = time.time()
+        store.detections.add([DetectionInput(
+            detection_id=f"acme{i}", time=now - 300 - i * 2400, observable=value,
+            indicator=value, category=category, feed=feed, source="acme-kuma",
+            tenant="Acme", event=f"<134>acme proxy: url=http://{value}/")
+            for i, (value, category, feed) in enumerate(
+                [("acme-phish.example", "Acme_Phishing", "InternalTI"),
+                 ("fakess123.nu", "Demo_Botnet_CnC_URL", "Demo_Botnet_CnC_URL.json")] * 3)])
+    finally:
+        store.close()
+
+
 @pytest.fixture(scope="module")
 def framers() -> Iterator[tuple[Framer, Framer]]:
     port = free_port()
@@ -97,6 +118,7 @@ def service(tmp_path_factory: pytest.TempPathFactory,
     folder = tmp_path_factory.mktemp("web")
     make_users(folder / "data")
     poison(folder / "data")
+    second_tenant(folder / "data")
     config = ("[service]\nupdate_interval = 5\n[http]\ntls = false\n"
               'listen = "127.0.0.1:8080"\n'
               f'allowed_frame_hosts = ["{allowed.url.rstrip("/")}"]\n')
@@ -306,3 +328,59 @@ def test_framed_from_the_allowed_origin_only(service: Service, browser: Any,
     assert blocked.query_selector("#user") is None
     screenshot(page, "16-embedded-refused")
     page.close()
+
+
+def test_an_administrator_switches_tenant_and_tags_an_entry(service: Service,
+                                                            browser: Any) -> None:
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    base = service.url
+    sign_in(page, base, "admin1")
+    page.goto(f"{base}/detections")
+    assert "Tenant General" in page.inner_text("main")
+    picker = page.get_by_label("Tenant", exact=True).first
+    picker.focus()  # the keyboard's way: choose, then Tab to Switch and Enter
+    picker.select_option("Acme")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/detections?tenant=Acme")
+    main = page.inner_text("main")
+    assert "Tenant Acme" in main and "acme-phish.example" in main and XSS not in main
+    assert page.input_value("#tenant-picker") == "Acme"
+    screenshot(page, "23-tenant-picker")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Indicators").click()
+    page.wait_for_url(f"{base}/indicators?tenant=Acme")
+    page.get_by_role("link", name="Tags", exact=True).click()
+    page.wait_for_url(f"{base}/indicators/tags?tenant=Acme")
+    page.fill("#tag-name", "acme-phishing")
+    page.fill("#tag-description", "Lures aimed at Acme staff")
+    page.get_by_role("button", name="Create tag").click()
+    page.wait_for_url("**/indicators/tags?notice=created&tenant=Acme")
+    assert "acme-phishing" in page.inner_text("main")
+
+    page.goto(f"{base}/indicators?tenant=Acme")
+    page.get_by_role("link", name="acme-phish.example").click()
+    page.wait_for_url("**/indicators?value=acme-phish.example&tenant=Acme")
+    page.select_option("#add-tag-InternalTI", "acme-phishing")
+    page.get_by_role("button", name="Add tag").click()
+    page.wait_for_url("**/indicators?value=acme-phish.example&notice=tagged&tenant=Acme")
+    assert "Tag added." in page.inner_text("main")
+    assert page.get_by_role("button", name="Remove tag acme-phishing from InternalTI").count()
+    screenshot(page, "24-tags")
+    page.get_by_role("link", name="Tags", exact=True).click()
+    page.wait_for_url(f"{base}/indicators/tags?tenant=Acme")
+    screenshot(page, "25-tag-list")
+    assert dialogs == []
+    page.close()
+
+    store = open_store(service.data)
+    try:
+        entry = store.indicators.get(INTERNAL_TI, "acme-phish.example", tenant="Acme")
+        assert entry.tags == ("acme-phishing",)
+        assert [t.name for t in store.tags.all()] == [XSS]  # General's tags unchanged
+        actions = [a.action for a in store.audit.search(actor="admin1", limit=5).items]
+        assert actions[:2] == ["indicators.tag", "tag.create"]
+    finally:
+        store.close()

@@ -65,6 +65,7 @@ class InputConfig(msgspec.Struct, frozen=True, kw_only=True):
     framing: str = "auto"
     max_line_bytes: int = 1 << 20
     max_connections: int = 1000
+    receive_buffer: int = 4 << 20
     start_at: str = "beginning"
     poll_interval: float = 0.2
 
@@ -259,6 +260,8 @@ KEYS: dict[str, dict[str, tuple[Any, Check | None, str]]] = {
         "max_line_bytes": (1 << 20, _int(64, 64 << 20), "Longer lines are dropped "
                            "and counted."),
         "max_connections": (1000, _int(1, 100_000), "tcp, http: connections at once."),
+        "receive_buffer": (4 << 20, _int(4096, 1 << 30), "udp: the socket's receive buffer "
+                           "in bytes (the kernel caps it at net.core.rmem_max)."),
         "start_at": ("beginning", _choice(("beginning", "end")), "file: read what is "
                      "already there, or only what is appended."),
         "poll_interval": (0.2, _number(0, 60), "file: seconds between checks for new data "

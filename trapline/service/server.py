@@ -10,6 +10,11 @@ itself. SIGHUP re-reads the configuration: an
 invalid one is refused (logged) and everything keeps running on the old one; a
 valid one goes to every worker and raises KL_ALERT_ConfigurationUpdated.
 SIGTERM or SIGINT stops everything and raises KL_ALERT_ServiceStopped.
+SIGUSR2 restarts: the merged configuration is checked (valid, its listen ports
+free or ours), the workers stop as at SIGTERM (KL_ALERT_ServiceRestarting
+instead of ServiceStopped), and the supervisor re-executes itself (same PID),
+which reads the file and the stored settings again and binds the new addresses.
+A check that fails is logged and everything keeps running.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ import importlib.util
 import logging
 import multiprocessing
 import os
+import secrets
 import signal
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -57,6 +64,7 @@ from trapline.store import SYSTEM, open_store
 
 log = logging.getLogger("trapline.service")
 GC_THRESHOLDS = (10_000, 50, 100)
+BOOT_ENV = "TRAPLINE_BOOT"  # one random id per start of the supervisor, seen by its workers
 
 
 @dataclass
@@ -191,6 +199,15 @@ async def _worker(overrides: Overrides, index: int, ready: Any) -> None:
                                     lambda: follower.get().version, index + 1,
                                     matcher=matcher, alerts=sink)
         context.request_reload = _ask_supervisor_to_reload
+        bound = settings
+
+        def check_restart() -> Settings:
+            return restart_check(overrides, bound)
+
+        context.check_restart = check_restart
+        context.request_restart = _ask_supervisor_to_restart
+        context.boot = os.environ.get(BOOT_ENV, "")
+        context.started_with = bound
         http = await start_http(settings, context)
     ready.set()
     gc.freeze()  # what start-up made lives as long as the worker: out of every collection
@@ -247,8 +264,11 @@ class Supervisor:
         _check_port_free(self.settings.service.listen, "service.listen")
         if self.settings.http.enabled:
             _check_port_free(self.settings.http.listen, "http.listen")
+        self.bound = self.settings  # the addresses this start listens on
         self.stop_event = threading.Event()
         self.reload_event = threading.Event()
+        self.restart_event = threading.Event()
+        self.restarting = False
         self.context = multiprocessing.get_context("spawn")
         self.workers: list[Any] = []
         self._last_retention = 0.0
@@ -271,6 +291,8 @@ class Supervisor:
             print(first_start_message(password, _http_url(settings)), flush=True)
         self.updater = self._updater(settings)
         self._first_snapshot()
+        os.environ[BOOT_ENV] = secrets.token_hex(8)  # inherited by the workers
+        signal.signal(signal.SIGUSR2, lambda *_: self.restart_event.set())
         count = settings.service.workers or os.cpu_count() or 1
         for index in range(count):
             ready = self.context.Event()
@@ -291,8 +313,25 @@ class Supervisor:
             if self.reload_event.wait(0.5):
                 self.reload_event.clear()
                 self._reload()
+            if self.restart_event.is_set():
+                self.restart_event.clear()
+                self._restart()
+        if self.restarting:  # a feed update in progress ends before the store closes
+            scheduler.join(60)
         self._shutdown()
         return 0
+
+    def _restart(self) -> None:
+        """Stop for a restart when the new configuration can start; else log and go on."""
+        try:
+            settings = restart_check(self.overrides, self.bound)
+        except TraplineError as exc:
+            log.error("restart refused, the service keeps running: %s", exc)
+            return
+        log.info("restarting: event service on %s, HTTP %s", settings.service.listen,
+                 settings.http.listen if settings.http.enabled else "off")
+        self.restarting = True
+        self.stop_event.set()
 
     def _updater(self, settings: Settings) -> FeedUpdater:
         """The scheduler's updater; feeds switched off through the API are left out."""
@@ -355,7 +394,13 @@ class Supervisor:
                 process.terminate()
         for process in self.workers:
             process.join(10)
-        self._alert(alerts.SERVICE_STOPPED)
+            if process.is_alive():  # a restart binds the ports again: nothing may hold them
+                process.kill()
+                process.join(10)
+        if self.restarting:
+            self._alert(alerts.SERVICE_RESTARTING, pid=str(os.getpid()))
+        else:
+            self._alert(alerts.SERVICE_STOPPED)
         asyncio.run_coroutine_threadsafe(self.sink.stop(5.0), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.loop_thread.join(10)
@@ -373,6 +418,39 @@ class Supervisor:
 def _ask_supervisor_to_reload() -> None:
     """SIGHUP to the supervisor: it re-reads the configuration and tells every worker."""
     os.kill(os.getppid(), signal.SIGHUP)
+
+
+def _ask_supervisor_to_restart() -> None:
+    """SIGUSR2 to the supervisor: it checks again, stops its workers and re-executes."""
+    os.kill(os.getppid(), signal.SIGUSR2)
+
+
+def restart_check(overrides: Overrides, bound: Settings) -> Settings:
+    """The settings a restart would start with; ConfigError when it could not start: the
+    merged configuration is invalid, or a new listen port is taken by another program
+    (the ports ``bound``, those this start listens on, are ours and free at restart)."""
+    settings = overrides.load()
+    held = {parse_address(bound.service.listen, "service.listen")[1]}
+    if bound.http.enabled:
+        held.add(parse_address(bound.http.listen, "http.listen")[1])
+    wanted = [("service.listen", settings.service.listen)]
+    if settings.http.enabled:
+        wanted.append(("http.listen", settings.http.listen))
+    ports = [parse_address(address, key)[1] for key, address in wanted]
+    if len(ports) == 2 and ports[0] == ports[1]:
+        raise ConfigError(f"service.listen and http.listen both use port {ports[0]}")
+    for (key, address), port in zip(wanted, ports, strict=True):
+        if port not in held:
+            _check_port_free(address, key)
+    return settings
+
+
+def reexec() -> None:
+    """Replace this process with a new ``trapline serve`` (same PID, same arguments)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 def _http_url(settings: Settings) -> str:

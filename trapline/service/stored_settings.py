@@ -8,7 +8,9 @@ the file and under the command-line flags: the service keys of the form
 (listen and output addresses, protocol, framing, preset, limits, event formats,
 allowed frame hosts), the custom feeds (``feeds.custom``, added to the
 configured feeds, or to the demo feeds when none is configured) and the proxy
-for feed downloads (``feeds.proxy``, for every HTTP feed without its own). The
+for feed downloads (``feeds.proxy``, for every HTTP feed without its own), and
+the feed source credentials (``feeds.secret.<feed>``, encrypted, over the file's:
+trapline.service.feed_credentials). The
 values are checked again by the configuration's own rules; a value that no
 longer passes (the file changed under it) is refused with a log line and the
 file's value stays.
@@ -25,6 +27,7 @@ import msgspec
 from trapline.config import Settings, demo_feeds
 from trapline.errors import TraplineError
 from trapline.feeds.config import FeedConfig, feed_from_dict
+from trapline.service.feed_credentials import apply_credentials
 from trapline.store import open_store
 from trapline.store.engine import DB_FILE
 from trapline.web import runtime
@@ -53,6 +56,7 @@ def with_stored_settings(settings: Settings) -> Settings:
     proxy = _proxy(stored)
     if proxy:  # (the demo feeds are local files: no proxy to give them)
         feeds = [_with_proxy(feed, proxy) for feed in feeds]
+    feeds = apply_credentials(feeds, stored, settings.data_dir)
     return msgspec.structs.replace(settings, feeds=feeds, **sections)
 
 

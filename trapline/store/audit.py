@@ -42,10 +42,17 @@ def sample(values: list[str]) -> dict[str, Any]:
 
 
 class AuditLog:
-    """Reads the audit log, newest first."""
+    """Reads the audit log, newest first; ``note`` records an action that changes no row."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    def note(self, actor: Actor, action: str, target: str, *,
+             details: dict[str, Any] | None = None) -> None:
+        """Record an action on the service itself (a restart asked for), in its own
+        transaction: there is no change to commit it with."""
+        with self._db.write() as conn:
+            record(conn, actor, action, target, details=details)
 
     def search(self, *, actor: str | None = None, action: str | None = None,
                target: str | None = None, tenant: str | None = None,

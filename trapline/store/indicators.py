@@ -174,6 +174,46 @@ class Indicators:
                          details={"deleted": deleted, **audit.sample(wanted)})
         return deleted
 
+    def tag(self, actor: Actor, supplier: str, value: str, tag: str, *,
+            tenant: str = DEFAULT_TENANT) -> bool:
+        """Attach an existing tag to one indicator of a list supplier (audited
+        ``indicators.tag``). False, and nothing written, when it carries the tag already;
+        NotFound for a value the supplier does not hold or an unknown tag."""
+        return self._retag(actor, supplier, value, tag, tenant, attach=True)
+
+    def untag(self, actor: Actor, supplier: str, value: str, tag: str, *,
+              tenant: str = DEFAULT_TENANT) -> bool:
+        """Detach a tag from one indicator of a list supplier (audited ``indicators.untag``).
+        False, and nothing written, when it did not carry the tag."""
+        return self._retag(actor, supplier, value, tag, tenant, attach=False)
+
+    def _retag(self, by: Actor, supplier: str, value: str, tag: str, tenant: str, *,
+               attach: bool) -> bool:
+        check_text("a tag name", tag, longest=NAME)
+        i, it = schema.indicators, schema.indicator_tags
+        with self._db.write() as conn:
+            tenant_id, sup = self._list_supplier(conn, tenant, supplier)
+            list_version.lock(conn, tenant_id)
+            indicator_id = conn.execute(sa.select(i.c.id).where(
+                i.c.supplier_id == sup.id, i.c.value == value)).scalar()
+            if indicator_id is None:
+                raise NotFound(f"{supplier} holds no indicator {value!r}")
+            tag_id = self._tag_ids(conn, tenant_id, {tag})[tag]
+            pair = (it.c.indicator_id == indicator_id) & (it.c.tag_id == tag_id)
+            carries = conn.execute(sa.select(sa.func.count()).select_from(it).where(pair)
+                                   ).scalar_one() > 0
+            if carries == attach:
+                return False
+            if attach:
+                conn.execute(sa.insert(it).values(indicator_id=indicator_id, tag_id=tag_id))
+            else:
+                conn.execute(sa.delete(it).where(pair))
+            conn.execute(sa.update(i).where(i.c.id == indicator_id).values(updated_at=now()))
+            list_version.bump(conn, tenant_id)
+            audit.record(conn, by, "indicators.tag" if attach else "indicators.untag",
+                         supplier, tenant_id=tenant_id, details={"value": value, "tag": tag})
+        return True
+
     def get(self, supplier: str, value: str, *, tenant: str = DEFAULT_TENANT) -> Indicator:
         """One indicator of a list supplier; NotFound if it does not hold the value."""
         i = schema.indicators

@@ -98,13 +98,29 @@ class Tags:
             audit.record(conn, actor, "tag.update", name, tenant_id=tenant_id, details=values)
             return _record(tenant, self._row(conn, tenant_id, new_name or name))
 
-    def delete(self, actor: Actor, name: str, *, tenant: str = DEFAULT_TENANT) -> None:
-        """Delete a tag and detach it from every indicator."""
+    def usage(self, *, tenant: str = DEFAULT_TENANT) -> dict[str, int]:
+        """How many list indicators carry each of a tenant's tags (every tag, 0 included)."""
+        t, it = schema.tags, schema.indicator_tags
+        with self._db.read() as conn:
+            tenant_id = self._db.tenant_id(conn, tenant)
+            rows = conn.execute(
+                sa.select(t.c.name, sa.func.count(it.c.indicator_id))
+                .select_from(t).outerjoin(it, it.c.tag_id == t.c.id)
+                .where(t.c.tenant_id == tenant_id).group_by(t.c.id, t.c.name)).all()
+        return {name: int(count) for name, count in rows}
+
+    def delete(self, actor: Actor, name: str, *, tenant: str = DEFAULT_TENANT,
+               unused_only: bool = False) -> None:
+        """Delete a tag and detach it from every indicator; with ``unused_only``, refuse
+        (InvalidInput, nothing changed) a tag that some indicator carries."""
         t = schema.tags
         with self._db.write() as conn:
             tenant_id = self._db.tenant_id(conn, tenant)
             row = self._row(conn, tenant_id, name)
             used = self._in_use(conn, row.id)
+            if used and unused_only:
+                raise InvalidInput(f"tag {name!r} is on {used} indicator(s): remove it from "
+                                   "them first")
             if used:
                 list_version.bump(conn, tenant_id)
             conn.execute(sa.delete(t).where(t.c.id == row.id))

@@ -35,8 +35,9 @@ from trapline.web import (
     lookup_pages,
     session_pages,
     setup_pages,
+    tag_pages,
 )
-from trapline.web.guard import PageCall, page_endpoint, security_headers
+from trapline.web.guard import PageCall, page_endpoint, security_headers, with_tenant
 
 STATIC = {"trapline.css": "text/css; charset=utf-8",
           "trapline.js": "text/javascript; charset=utf-8"}
@@ -60,6 +61,7 @@ PAGES: list[Operation] = [
     Operation("GET", "/static/{name}", static_file, PUBLIC,
               "Static files (CSS, JS)", "static"),
     *session_pages.OPERATIONS, *data_pages.OPERATIONS, *lookup_pages.OPERATIONS,
+    *tag_pages.OPERATIONS,
     *admin_pages.OPERATIONS, *setup_pages.OPERATIONS, *feed_pages.OPERATIONS,
 ]
 
@@ -69,6 +71,18 @@ NAV = [("Dashboard", "/", Permission.READ), ("Detections", "/detections", Permis
        ("Feeds", "/feeds", Permission.READ), ("Users", "/users", Permission.USERS_MANAGE),
        ("Audit log", "/audit", Permission.AUDIT_READ),
        ("Settings", "/settings", Permission.SETTINGS_MANAGE)]
+
+# The pages the header's tenant picker goes to: a tenant page (one that acts in the
+# chosen tenant) reloads itself; any other goes to its section's, else the dashboard.
+TENANT_PAGES = ("/", "/detections", "/indicators", "/indicators/tags", "/lookup")
+
+
+def picker_target(path: str) -> str:
+    """Where the tenant picker's form goes from the page at ``path``."""
+    if path in TENANT_PAGES:
+        return path
+    sections = [p for p in TENANT_PAGES if p != "/" and path.startswith(p + "/")]
+    return max(sections, key=len) if sections else "/"
 
 
 def embedding_cookie_policy(context: AppContext) -> CookiePolicy:
@@ -119,6 +133,12 @@ def number(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+@jinja2.pass_context
+def in_tenant(context: Any, url: str) -> str:
+    """``in_tenant('/detections?range=1h')``: a link that keeps the page's tenant."""
+    return with_tenant(url, context.get("tenant", ""), context.get("own_tenant", ""))
+
+
 class WebPages:
     """The web interface of one worker's HTTP face."""
 
@@ -136,7 +156,7 @@ class WebPages:
             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
             lstrip_blocks=True)
         self.templates.filters.update(when=when, ago=ago, pretty=pretty, number=number)
-        self.templates.globals.update(static=self.static_url)
+        self.templates.globals.update(static=self.static_url, in_tenant=in_tenant)
         self.starlette = Starlette(
             routes=[Route(op.path, page_endpoint(op, context, auth, self), methods=[op.method])
                     for op in self.operations],
@@ -152,20 +172,25 @@ class WebPages:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         await self.starlette(scope, receive, send)
 
-    def nav(self, call: PageCall | None) -> list[tuple[str, str]]:
+    def nav(self, call: PageCall | None) -> list[tuple[str, str, str]]:
+        """(label, path, link) of the pages the user may open; links keep the tenant."""
         principal = call.principal if call is not None else None
-        if principal is None:
+        if call is None or principal is None:
             return []
-        return [(label, path) for label, path, permission in NAV if principal.can(permission)]
+        return [(label, path, call.in_tenant(path)) for label, path, permission in NAV
+                if principal.can(permission)]
 
     def render(self, call: PageCall | None, template: str, status: int = 200,
                **values: Any) -> Response:
         path = call.request.url.path if call is not None else ""
         principal = call.principal if call is not None else None
+        shown = (call.shown_tenant or call.tenant) if call is not None else ""
         page = self.templates.get_template(template).render(
             me=principal, csrf_token=call.csrf_token if call is not None else "",
-            nav=self.nav(call), path=path, tenant=call.tenant if call is not None else "",
-            **values)
+            nav=self.nav(call), path=path, tenant=shown,
+            own_tenant=principal.tenant if principal is not None else "",
+            tenant_choices=call.tenants if call is not None else [],
+            picker_action=picker_target(path), **values)
         return HTMLResponse(page, status)
 
     def error_page(self, request: Request, code: int, reason: str,

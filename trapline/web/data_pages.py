@@ -2,6 +2,7 @@
 
     GET  /                              counters, charts, top indicators, feeds health
     GET  /detections?range=24h&category=...&feed=...&source=...&indicator=...&cursor=...
+                                        (&tenant=NAME: another tenant, the picker's)
     GET  /detections/{id}?at=TIME       one detection: context and the original event
     GET  /feeds                         status, last success and error, records, schedule
     POST /feeds/{name}/update|enable|disable   (feeds.manage)
@@ -110,11 +111,12 @@ async def detections(call: PageCall) -> Response:
                                  DetectionQuery(tenant=call.tenant), limit=50)
               for by in ("category", "feed", "source")}
     base = {k: v for k, v in wanted.items() if v}
-    next_url = f"/detections?{urlencode({**base, 'cursor': page.next_cursor})}" \
-        if page.next_cursor else ""
+    next_url = call.in_tenant(f"/detections?{urlencode({**base, 'cursor': page.next_cursor})}"
+                              ) if page.next_cursor else ""
     return call.render("detections.html", title="Detections", items=page.items,
                        total=total, filters=wanted, facets=facets, ranges=list(RANGES),
-                       next_url=next_url, first_url=f"/detections?{urlencode(base)}",
+                       next_url=next_url,
+                       first_url=call.in_tenant(f"/detections?{urlencode(base)}"),
                        paged=cursor is not None)
 
 
@@ -131,7 +133,8 @@ async def detection(call: PageCall) -> Response:
         raise ApiError(404, f"no detection {row_id} in tenant {call.tenant!r}")
     found = page.items[0]
     return call.render("detection.html", title="Detection", d=found,
-                       indicator_url=f"/indicators?value={quote(found.observable, safe='')}")
+                       indicator_url=call.in_tenant(
+                           f"/indicators?value={quote(found.observable, safe='')}"))
 
 
 # -- feeds ----------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -46,6 +46,7 @@ from trapline.service.http.operations import (
     resolve_tenant,
     run_handler,
 )
+from trapline.store import StoreError
 
 if TYPE_CHECKING:
     from trapline.web.app import WebPages
@@ -66,6 +67,17 @@ class PageCall(Call):
     web: WebPages | None = None
     form: dict[str, str] = field(default_factory=dict)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    #: The tenants the user may act in (the header's tenant picker when more than one).
+    tenants: list[str] = field(default_factory=list)
+    #: The tenant the pages show and their links keep: the tenant of a tenant page; on
+    #: any other page the ``?tenant=`` the user may act in, else their own.
+    shown_tenant: str = ""
+
+    def in_tenant(self, url: str) -> str:
+        """``url`` keeping the shown tenant (``tenant=NAME`` added when it is not the
+        user's own)."""
+        own = self.principal.tenant if self.principal is not None else ""
+        return with_tenant(url, self.shown_tenant or own, own)
 
     def arg(self, name: str, default: str = "") -> str:
         """A query parameter (pages read them freely; they change nothing)."""
@@ -85,6 +97,28 @@ class PageCall(Call):
     @property
     def csrf_token(self) -> str:
         return csrf.csrf_token(self.session) if self.session is not None else ""
+
+
+def with_tenant(url: str, tenant: str, own: str) -> str:
+    """``url`` with ``tenant=NAME`` added when ``tenant`` is not ``own`` (the default)."""
+    if not tenant or tenant == own:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{urlencode({'tenant': tenant})}"
+
+
+async def tenant_choices(call: PageCall) -> list[str]:
+    """The tenants ``call``'s user may act in (``may_act_in``), by name; only their own
+    when the store cannot say."""
+    principal = call.user
+    store = call.context.store
+    if store is None:
+        return [principal.tenant]
+    try:
+        tenants = await call.run(store.tenants.all)
+    except StoreError as exc:
+        log.error("tenants unavailable: %s", exc)
+        return [principal.tenant]
+    return [t.name for t in tenants if may_act_in(principal, t.name)] or [principal.tenant]
 
 
 def safe_next(target: str | None) -> str:
@@ -220,6 +254,11 @@ def page_endpoint(operation: Operation, context: AppContext, auth: BasicAuth,
                 context.stats.count("http_forbidden")
                 raise ApiError(403, f"{principal.name} may not act in tenant "
                                     f"{call.tenant[:128]!r}")
+        if principal is not None and operation.group != "static":
+            call.tenants = await tenant_choices(call)
+            wanted = request.query_params.get("tenant", "")
+            call.shown_tenant = call.tenant if access.tenant else (
+                wanted if wanted in call.tenants else principal.tenant)
         response = await run_handler(handler, call)
         codec = context.sessions
         if session is not None and codec is not None and not call.cookie_set \

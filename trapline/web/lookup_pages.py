@@ -10,6 +10,7 @@ FalsePositive lists.
     POST /indicators/internal-ti/delete   remove (internal_ti.delete)
     POST /indicators/false-positive       mark (false_positive.write)
     POST /indicators/false-positive/delete  unmark
+    (the tags of the entries: trapline.web.tag_pages)
 
 A GET never changes anything: a console link to ``/indicators/add`` shows the
 confirmation, and only its POST adds.
@@ -43,7 +44,8 @@ MAX_FILE_BYTES = 32 << 20
 LIST_PAGE = 100
 
 NOTICES = {"added": "Added to InternalTI.", "deleted": "Removed from InternalTI.",
-           "marked": "Marked as a false positive.", "unmarked": "No longer a false positive."}
+           "marked": "Marked as a false positive.", "unmarked": "No longer a false positive.",
+           "tagged": "Tag added.", "untagged": "Tag removed."}
 
 
 def _results(call: PageCall, values: list[str]) -> tuple[list[LookupResult], int, int]:
@@ -216,8 +218,8 @@ async def add_confirmation(call: PageCall) -> Response:
                        tags=await call.run(call.store.tags.all, tenant=call.tenant))
 
 
-def _back(value: str, notice: str) -> str:
-    return f"/indicators?value={quote(value, safe='')}&notice={notice}"
+def _back(call: PageCall, value: str, notice: str) -> str:
+    return call.in_tenant(f"/indicators?value={quote(value, safe='')}&notice={notice}")
 
 
 def _value(call: PageCall) -> str:
@@ -237,7 +239,7 @@ async def add_internal_ti(call: PageCall) -> Response:
                            context={"source": "web"})
     await call.run(call.store.indicators.put, call.actor, INTERNAL_TI, [entry],
                    tenant=call.tenant)
-    return call.redirect(_back(value, "added"))
+    return call.redirect(_back(call, value, "added"))
 
 
 async def delete_internal_ti(call: PageCall) -> Response:
@@ -245,7 +247,7 @@ async def delete_internal_ti(call: PageCall) -> Response:
     await call.run(call.store.indicators.get, INTERNAL_TI, value, tenant=call.tenant)
     await call.run(call.store.indicators.delete, call.actor, INTERNAL_TI, [value],
                    tenant=call.tenant)
-    return call.redirect(_back(value, "deleted"))
+    return call.redirect(_back(call, value, "deleted"))
 
 
 async def mark_false_positive(call: PageCall) -> Response:
@@ -253,7 +255,7 @@ async def mark_false_positive(call: PageCall) -> Response:
     entry = IndicatorInput(value=value, comment=call.field("comment")[:4096])
     await call.run(call.store.indicators.put, call.actor, FALSE_POSITIVE, [entry],
                    tenant=call.tenant)
-    return call.redirect(_back(value, "marked"))
+    return call.redirect(_back(call, value, "marked"))
 
 
 async def unmark_false_positive(call: PageCall) -> Response:
@@ -261,7 +263,7 @@ async def unmark_false_positive(call: PageCall) -> Response:
     await call.run(call.store.indicators.get, FALSE_POSITIVE, value, tenant=call.tenant)
     await call.run(call.store.indicators.delete, call.actor, FALSE_POSITIVE, [value],
                    tenant=call.tenant)
-    return call.redirect(_back(value, "unmarked"))
+    return call.redirect(_back(call, value, "unmarked"))
 
 
 LOOKUP = needs(Permission.LOOKUP, tenant=True)

@@ -46,6 +46,7 @@ PROXY = "feeds.proxy"
 PROXY_USER = "feeds.proxy_user"
 PROXY_PASSWORD = "feeds.proxy_password"  # a secret name: never shown (setting_out)
 CUSTOM_FEEDS = "feeds.custom"
+FEED_SECRETS = "feeds.secret."  # + a feed's name: its credentials (service/feed_credentials)
 
 # Keys a SIGHUP applies (docs/service.md); the others take a restart.
 RELOAD = frozenset({"service.rules", "service.max_line_bytes", "service.idle_timeout",
@@ -297,5 +298,9 @@ def snippet(stored: dict[str, Any]) -> str:
     return "\n".join(lines).strip() + "\n" if lines else ""
 
 
+def applies_at_reload(key: str) -> bool:
+    return key in RELOAD or key.startswith(FEED_SECRETS)
+
+
 def needs_restart(keys: list[str]) -> bool:
-    return any(k not in RELOAD for k in keys)
+    return any(not applies_at_reload(k) for k in keys)

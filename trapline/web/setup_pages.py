@@ -206,7 +206,7 @@ async def service_form(call: PageCall, *, values: dict[str, Any] | None = None,
             "preview_error": preview_error, "service_error": error,
             "service_notice": notice, "snippet": runtime.snippet(stored),
             "pending": pending, "restart": runtime.needs_restart(pending),
-            "reload_keys": runtime.RELOAD,
+            "reload_keys": [k for k in pending if runtime.applies_at_reload(k)],
             "proxy": proxy if proxy is not None else (stored.get(runtime.PROXY, ""),
                                                       stored.get(runtime.PROXY_USER, ""))}
 

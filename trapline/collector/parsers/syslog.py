@@ -1,5 +1,8 @@
 """Syslog messages: RFC 5424 (with structured data) and RFC 3164 (BSD), recognised per line.
 
+An RFC 3164 header may carry an RFC 3339 timestamp instead of ``Mmm dd
+hh:mm:ss`` (rsyslog's ``RSYSLOG_ForwardFormat`` template for forwarding).
+
 The header goes into ``syslog`` (``facility``, ``severity``, ``timestamp``,
 ``hostname``, ``app_name``, ``procid``, ``msgid``, and for RFC 5424
 ``structured_data``: ``{SD-ID: {PARAM: value}}``), the rest into ``message``.
@@ -20,7 +23,9 @@ from trapline.collector.parsers.errors import ParseError
 
 _PRI = re.compile(r"<(\d{1,3})>")
 _RFC3164 = re.compile(
-    r"(?P<ts>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)(?: (?P<host>[^\s:\[]+))?"
+    r"(?P<ts>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d"  # BSD, or RFC 3339 (rsyslog's forwarding)
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d))"
+    r"(?: (?P<host>[^\s:\[]+))?"
     r"(?: (?P<tag>[^\s:\[]+)(?:\[(?P<pid>[^\]]*)\])?:)? ?(?P<msg>.*)", re.S)
 _SD_PARAM = re.compile(r'([^\s=\]"]+)="((?:[^"\\]|\\.)*)"')
 _SD_UNESCAPE = re.compile(r'\\([\\"\]])')

@@ -76,3 +76,11 @@ class AppContext:
     feed_actions: FeedActions | None = None
     # Ask the supervisor to re-read the configuration (SIGHUP); None outside `serve`.
     request_reload: Callable[[], None] | None = None
+    # A restart (SIGUSR2): ``check_restart()`` gives the settings the new start would use,
+    # or raises ConfigError when it could not start; ``request_restart()`` asks for it;
+    # ``boot`` names this start of the service (the page waits for another one);
+    # ``started_with``: the settings it started with (the addresses it listens on).
+    check_restart: Callable[[], Settings] | None = None
+    request_restart: Callable[[], None] | None = None
+    boot: str = ""
+    started_with: Settings | None = None
