@@ -8,10 +8,21 @@ SHA-256 values) into a local ``trapline serve`` (one worker), starts one
 ``trapline collect`` with a TCP JSON-lines input, one rule of three mappings
 (SourceAddress -> ip, DestinationHostName -> domain, FileHash -> hash; RPS
 limit out of the way, ``--connections`` connections) and a TCP output to a
-receiver in this process. Events carry half hits, half misses. The rule is
-``cybertrace`` (the TCP event protocol, one request line per event), then
-``cybertrace-http`` (the HTTP lookup API over plain HTTP on loopback, up to
-``--batch`` waiting events per POST), then no rule (the baseline).
+receiver in this process. The rule is ``cybertrace`` (the TCP event protocol,
+one request line per event), then ``cybertrace-http`` (the HTTP lookup API
+over plain HTTP on loopback, up to ``--batch`` waiting events per POST), then
+no rule (the baseline). Two workloads (``--workloads``):
+
+- ``uniform``: every event distinct, half hits, half misses (the worst case:
+  the answer cache never helps);
+- ``eve``: the observables of the real Suricata EVE log of ../shared/data
+  (5,120 events through the ``eve`` preset: SourceAddress, DestinationAddress,
+  DestinationHostName), in their order and with their repetition (64 % of the
+  events repeat an earlier request, 87 % of the values repeat). Each pass over
+  the log gets values of its own (addresses from 100.64.0.0/10, ``pN-`` before
+  names), so a pass repeats only within itself, as the log does; a tenth of
+  each pass's distinct values are indicators (the mapping is
+  SourceAddress -> ip, DestinationAddress -> ip, DestinationHostName -> domain).
 
 - saturation: ``--events`` events sent as fast as the collector takes them
   (TCP backpressure paces the sender); events/s from the first write to the
@@ -27,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import json
 import os
 import random
@@ -40,12 +52,55 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol_bench import free_port, make_values, start_service
+from protocol_bench import EVE_LOG, free_port, make_values, start_service
 
 from trapline.security.passwords import hash_password
 from trapline.store import SYSTEM, open_store
 
 USER, PASSWORD = "bench", "bench-password-123"
+
+
+MAPPINGS = {
+    "uniform": (("SourceAddress", "ip"), ("DestinationHostName", "domain"), ("FileHash", "hash")),
+    "eve": (("SourceAddress", "ip"), ("DestinationAddress", "ip"),
+            ("DestinationHostName", "domain")),
+}
+
+
+def eve_events(count: int) -> tuple[list[dict[str, object]], list[str]]:
+    """``count`` events with the EVE log's observables and repetition, pass by pass with
+    values of each pass's own; and the indicators (a tenth of each pass's values)."""
+    from trapline.collector.parsers.jsonline import parse_json
+    from trapline.collector.schema import PRESETS
+
+    fields = [name for name, _ in MAPPINGS["eve"]]
+    rows = []
+    for line in EVE_LOG.read_text().splitlines():
+        if line.strip():
+            event = parse_json(line)
+            PRESETS["eve"](event)
+            rows.append([(name, event[name]) for name in fields if event.get(name)])
+    distinct = list(dict.fromkeys(value for row in rows for _, value in row))
+    address = 0
+    out: list[dict[str, object]] = []
+    listed: list[str] = []
+    for number in range(-(-count // len(rows))):
+        names = {}
+        for i, value in enumerate(distinct):
+            try:
+                version = ipaddress.ip_address(value).version
+            except ValueError:
+                names[value] = f"p{number}-{value}"
+            else:
+                address += 1
+                names[value] = str(ipaddress.IPv4Address(0x64400000 + address)
+                                   if version == 4 else
+                                   ipaddress.IPv6Address((0xFD00 << 112) + address))
+            if i % 10 == 0:
+                listed.append(names[value])
+        for row in rows[:count - len(out)]:
+            out.append({"id": len(out)} | {name: names[value] for name, value in row})
+    return out, listed
 
 
 def events(values: list[str], count: int, seed: int) -> list[dict[str, object]]:
@@ -97,7 +152,7 @@ class Receiver:
 
 
 def collect_config(folder: Path, ports: dict[str, int], input_port: int, output_port: int,
-                   args: argparse.Namespace, kind: str) -> Path:
+                   args: argparse.Namespace, kind: str, workload: str) -> Path:
     if kind == "cybertrace":
         source = f'kind = "cybertrace"\nurl = "127.0.0.1:{ports["tcp"]}"'
     else:
@@ -113,11 +168,7 @@ name = "bench"
 connections = {args.connections}
 rps = 1000000
 timeout = 30
-mapping = [
-  {{ field = "SourceAddress", type = "ip" }},
-  {{ field = "DestinationHostName", type = "domain" }},
-  {{ field = "FileHash", type = "hash" }},
-]
+mapping = [{", ".join(f'{{ field = "{f}", type = "{t}" }}' for f, t in MAPPINGS[workload])}]
 """ if kind else ""
     path = folder / f"collect-{kind or 'none'}.toml"
     path.write_text(f"""
@@ -201,37 +252,45 @@ LABELS = {"cybertrace": "1 rule (cybertrace, TCP), 3 mappings",
           "": "no rule (collector alone)"}
 
 
-async def run(args: argparse.Namespace, folder: Path, ports: dict[str, int]) -> None:
+async def run(args: argparse.Namespace, folder: Path, ports: dict[str, int],
+              workloads: dict[str, list[dict[str, object]]]) -> None:
     receiver = Receiver()
     server = await asyncio.start_server(receiver.serve, "127.0.0.1", 0)
     output_port = server.sockets[0].getsockname()[1]
-    values = make_values(args.indicators)
-    items = events(values, args.events, 5)
-    lines = [json.dumps(item).encode() + b"\n" for item in items]
-    for kind in args.kinds.split(","):
-        kind = "" if kind == "none" else kind
-        input_port = free_port()
-        config = collect_config(folder, ports, input_port, output_port, args, kind)
-        log = folder / f"collect-{kind or 'none'}.log"
-        process = start_collector(config, input_port, log)
-        label = LABELS[kind].format(batch=args.batch)
-        try:
-            await saturate(input_port, receiver, lines[:5000])  # warm-up
-            receiver.enriched = 0
-            cpu = cpu_seconds(process.pid)
-            seconds = await saturate(input_port, receiver, lines)
-            cpu = cpu_seconds(process.pid) - cpu
-            print(f"{label}: {len(lines) / seconds:,.0f} events/s "
-                  f"({len(lines):,} events in {seconds:.2f} s"
-                  + (f", {receiver.enriched:,} enriched" if kind else "")
-                  + f"; collector CPU {cpu:.2f} s, {len(lines) / max(cpu, 0.01):,.0f} "
-                    "events per CPU second)")
-            latencies = await fixed_rate(input_port, receiver, items, args.rate, args.seconds)
-            print(f"    at {args.rate:,} events/s: latency through the collector {cuts(latencies)}")
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(120)
+    for workload, items in workloads.items():
+        print(f"workload {workload}:")
+        lines = [json.dumps(item).encode() + b"\n" for item in items]
+        for kind in args.kinds.split(","):
+            kind = "" if kind == "none" else kind
+            await measure(args, folder, ports, output_port, receiver, workload, kind, items,
+                          lines)
     server.close()
+
+
+async def measure(args: argparse.Namespace, folder: Path, ports: dict[str, int],
+                  output_port: int, receiver: Receiver, workload: str, kind: str,
+                  items: list[dict[str, object]], lines: list[bytes]) -> None:
+    input_port = free_port()
+    config = collect_config(folder, ports, input_port, output_port, args, kind, workload)
+    log = folder / f"collect-{kind or 'none'}.log"
+    process = start_collector(config, input_port, log)
+    label = "  " + LABELS[kind].format(batch=args.batch)
+    try:
+        await saturate(input_port, receiver, lines[:5000])  # warm-up
+        receiver.enriched = 0
+        cpu = cpu_seconds(process.pid)
+        seconds = await saturate(input_port, receiver, lines)
+        cpu = cpu_seconds(process.pid) - cpu
+        print(f"{label}: {len(lines) / seconds:,.0f} events/s "
+              f"({len(lines):,} events in {seconds:.2f} s"
+              + (f", {receiver.enriched:,} enriched" if kind else "")
+              + f"; collector CPU {cpu:.2f} s, {len(lines) / max(cpu, 0.01):,.0f} "
+                "events per CPU second)")
+        latencies = await fixed_rate(input_port, receiver, items, args.rate, args.seconds)
+        print(f"      at {args.rate:,} events/s: latency through the collector {cuts(latencies)}")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(120)
 
 
 def main() -> None:
@@ -244,11 +303,20 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="cybertrace-http: events per POST")
     parser.add_argument("--kinds", default="cybertrace,cybertrace-http,none",
                         help="rules to run, in order (none: the baseline without a rule)")
+    parser.add_argument("--workloads", default="uniform,eve")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="collector-bench-"))
     try:
+        values = make_values(args.indicators)
+        workloads: dict[str, list[dict[str, object]]] = {}
+        for workload in args.workloads.split(","):
+            if workload == "uniform":
+                workloads[workload] = events(values, args.events, 5)
+            else:
+                workloads[workload], listed = eve_events(args.events)
+                values += listed
         feed = folder / "bench.txt"
-        feed.write_text("\n".join(make_values(args.indicators)) + "\n")
+        feed.write_text("\n".join(values) + "\n")
         ports = {"tcp": free_port(), "http": free_port()}
         store = open_store(folder / "data")  # the rule's user, as `trapline users add` makes it
         store.users.create(SYSTEM, USER, hash_password(PASSWORD), role="Analyst")
@@ -257,11 +325,11 @@ def main() -> None:
         config.write_text("[service]\nupdate_interval = 86400\n[http]\n"
                           f'listen = "127.0.0.1:{ports["http"]}"\ntls = false\n')
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-              f"{args.indicators:,} indicators, one collector process, "
+              f"{len(values):,} indicators, one collector process, "
               f"trapline serve --workers 1, {args.connections} connections")
         service = start_service(folder / "data", feed, ports["tcp"], 1, config)
         try:
-            asyncio.run(run(args, folder, ports))
+            asyncio.run(run(args, folder, ports, workloads))
         finally:
             service.send_signal(signal.SIGTERM)
             service.wait(60)

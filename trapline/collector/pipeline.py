@@ -143,8 +143,11 @@ class Collector:
 
     async def _emit(self, event: Event) -> None:
         status = event.get("TIStatus")
-        if status and any(value != "enriched" for value in status.values()):
-            self.counters.add("events_unenriched")
+        if status:
+            for value in status.values():
+                if value != "enriched":
+                    self.counters["events_unenriched"] += 1
+                    break
         line = _encoder.encode(event) + b"\n"
         for output in self.outputs:
             if not output.try_put(line):

@@ -125,22 +125,34 @@ def entry(rule: str, sent: Sent | None, category: Any, indicator: Any,
             "feed": feed if isinstance(feed, str) else None, "context": context}
 
 
-def tcp_entries(rule: str, lines: list[str], sent: list[Sent]) -> list[dict[str, Any]]:
-    """Entries from detection lines; the same record matched through two values of
-    one field (a URL and its host) is one entry."""
+Parsed = list[tuple[dict[str, Any], str]]  # (detection, its line)
+
+
+def parse_lines(lines: list[str]) -> Parsed:
+    """The detections of an answer, parsed once (an answer reused from the cache is
+    not parsed again)."""
+    return [(detection, line) for line in lines
+            if (detection := parse_detection(line)) is not None]
+
+
+def parsed_entries(rule: str, parsed: Parsed, sent: list[Sent]) -> list[dict[str, Any]]:
+    """Entries from parsed detection lines; the same record matched through two values
+    of one field (a URL and its host) is one entry."""
     out = []
     seen: set[tuple[Any, ...]] = set()
-    for line in lines:
-        detection = parse_detection(line)
-        if detection is None:
-            continue
+    for detection, line in parsed:
         item = entry(rule, attribute(detection["indicator"], sent), detection["category"],
-                     detection["indicator"], detection["context"])
+                     detection["indicator"], dict(detection["context"]))
         key = (item["field"], item["indicator"], item["category"], line)
         if key not in seen:
             seen.add(key)
             out.append(item)
     return out
+
+
+def tcp_entries(rule: str, lines: list[str], sent: list[Sent]) -> list[dict[str, Any]]:
+    """Entries from detection lines (``parsed_entries`` of ``parse_lines``)."""
+    return parsed_entries(rule, parse_lines(lines), sent)
 
 
 def http_entries(rule: str, answer: Any, sent: list[Sent]) -> list[dict[str, Any]]:

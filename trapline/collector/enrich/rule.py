@@ -37,7 +37,7 @@ from typing import Any
 
 from trapline.collector.config import RuleConfig
 from trapline.collector.counters import Counters
-from trapline.collector.enrich.answer import Sent, http_entries, tcp_entries
+from trapline.collector.enrich.answer import Sent, http_entries, parse_lines, parsed_entries
 from trapline.collector.enrich.cybertrace import CyberTraceClient, request_line
 from trapline.collector.enrich.cybertrace_http import CyberTraceHttpClient
 from trapline.collector.enrich.errors import EnrichError, Unavailable
@@ -238,12 +238,18 @@ class EnrichmentRule:
         """One request's outcome: remembered (not a failure), and settled in every
         event that waited for it."""
         self.active -= 1
+        if self.config.debug:
+            log.info("rule %s answer: %s", self.name, answer if error is None else error)
+        if self.tcp and answer:
+            try:
+                answer = parse_lines(answer)  # once, for every event that shares it
+            except Exception as exc:  # a bug must not lose the events
+                log.exception("rule %s: cannot read an answer", self.name)
+                answer, error = None, EnrichError(f"{type(exc).__name__}: {exc}")
         if self.cache_ttl > 0:
             self.asked.pop(key, None)
             if error is None:
                 self._remember(key, answer)
-        if self.config.debug:
-            log.info("rule %s answer: %s", self.name, answer if error is None else error)
         for event, sent, finish in waiters:
             self._settle(event, sent, answer, error)
             finish()
@@ -300,7 +306,7 @@ class EnrichmentRule:
         if answer:
             try:
                 if self.tcp:
-                    entries = tcp_entries(self.name, answer, sent)
+                    entries = parsed_entries(self.name, answer, sent)
                 else:
                     entries = http_entries(self.name, answer, sent)
             except Exception as exc:  # a bug must not lose the event
