@@ -257,3 +257,24 @@ def test_verdict_cache_shares_requests_within_the_ttl_and_a_sweeper_times_out() 
     assert str(events[4]["TIStatus"]).startswith("{'r': 'unenriched: timeout")
     assert counters["rule_r_cache_hits"] == 3
     assert counters["rule_r_requests"] == 3
+
+
+def test_json_lines_are_parsed_from_bytes_and_bad_ones_still_kept_once() -> None:
+    from trapline.collector.config import InputConfig
+    from trapline.collector.counters import Counters
+    from trapline.collector.inputs.base import Intake
+
+    async def run() -> tuple[list[dict[str, object]], Counters]:
+        queue: asyncio.Queue[dict[str, object]] = asyncio.Queue(10)
+        counters = Counters()
+        intake = Intake(InputConfig(type="tcp", name="in", format="json"), queue, counters)
+        await intake.messages([b'{"ip": "192.0.2.1", "user": "\xc3\xa9"}',
+                               b'{"user": "\xff"}',  # not UTF-8: decoded with U+FFFD
+                               b"not json"])
+        return [queue.get_nowait() for _ in range(queue.qsize())], counters
+
+    events, counters = asyncio.run(run())
+    assert events[0] == {"ip": "192.0.2.1", "user": "é"}
+    assert events[1] == {"user": "\ufffd"}
+    assert events[2]["message"] == "not json" and "ParseError" in events[2]
+    assert counters["input_in_received"] == 3 and counters["input_in_parse_errors"] == 1

@@ -106,25 +106,25 @@ class Collector:
                     await self._room
                     self._room = None
                 self.in_flight += 1
-                self._next(event, wanted, 0)
+                self._next(_Route(self, event, wanted))
 
-    def _next(self, event: Event, wanted: list[tuple[EnrichmentRule, list[Sent]]],
-              index: int) -> None:
-        """Hand the event to its rule number ``index``, or to the emitter after the last."""
-        if index == len(wanted):
-            self.finished.append(event)
-            wake = self._finished_wake
-            if wake is not None and not wake.done():
-                wake.set_result(None)
-            return
-        rule, sent = wanted[index]
-        try:
-            rule.submit(event, sent, lambda: self._next(event, wanted, index + 1))
-        except Exception as exc:  # a bug must not lose the event
-            log.exception("rule %s failed on an event", rule.name)
-            event.setdefault("TIStatus", {})[rule.name] = f"unenriched: error: {exc}"
-            self.counters.add(f"rule_{rule.name}_errors")
-            self._next(event, wanted, index + 1)
+    def _next(self, route: _Route) -> None:
+        """Hand the event to its next rule, or to the emitter after the last."""
+        wanted = route.wanted
+        while route.index < len(wanted):
+            rule, sent = wanted[route.index]
+            try:
+                rule.submit(route.event, sent, route.advance)
+                return
+            except Exception as exc:  # a bug must not lose the event
+                log.exception("rule %s failed on an event", rule.name)
+                route.event.setdefault("TIStatus", {})[rule.name] = f"unenriched: error: {exc}"
+                self.counters.add(f"rule_{rule.name}_errors")
+                route.index += 1
+        self.finished.append(route.event)
+        wake = self._finished_wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
 
     async def _emit_finished(self) -> None:
         finished, loop = self.finished, asyncio.get_running_loop()
@@ -190,3 +190,18 @@ async def run_collector(config: CollectorConfig, stop: asyncio.Event,
     await stop.wait()
     await collector.stop()
     return collector.counters
+
+
+class _Route:
+    """An event on its way through its rules (one object per event, not a closure per
+    rule): ``advance`` is the callback each rule calls when it is done with it."""
+
+    __slots__ = ("collector", "event", "index", "wanted")
+
+    def __init__(self, collector: Collector, event: Event,
+                 wanted: list[tuple[EnrichmentRule, list[Sent]]]) -> None:
+        self.collector, self.event, self.wanted, self.index = collector, event, wanted, 0
+
+    def advance(self) -> None:
+        self.index += 1
+        self.collector._next(self)

@@ -295,8 +295,8 @@ def request_line(sent: list[tuple[str, str, str]]) -> bytes:
 
     A value loses CR, LF and ``|`` (``|`` becomes ``%7C``, which a URL means anyway),
     so it can neither end the request nor split a pair."""
-    parts = []
-    for _, kind, value in sent:
-        clean = value.replace("\r", "").replace("\n", "").replace("|", "%7C")
-        parts.append(f"{kind}={clean}")
-    return ("|".join(parts) + "\n").encode("utf-8", "replace")
+    line = "|".join([f"{kind}={value}" for _, kind, value in sent])
+    if line.count("|") != len(sent) - 1 or "\n" in line or "\r" in line:
+        line = "|".join([f"{kind}=" + value.replace("\r", "").replace("\n", "")
+                         .replace("|", "%7C") for _, kind, value in sent])
+    return (line + "\n").encode("utf-8", "replace")

@@ -127,7 +127,7 @@ class EnrichmentRule:
     def submit(self, event: Event, sent: list[Sent], finish: Finish) -> None:
         """Look the event up; ``finish()`` once its TI and TIStatus are written (at
         once on a cache hit, else when the answer, the timeout or a failure comes)."""
-        key = request_line(sent) if self.tcp else tuple(value for _, _, value in sent)
+        key = request_line(sent) if self.tcp else tuple([item[2] for item in sent])
         if self.cache_ttl > 0:
             cached = self.cache.get(key)
             if cached is not None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from trapline.collector.config import InputConfig
 from trapline.collector.counters import Counters
-from trapline.collector.parsers import PARSERS, ParseError
+from trapline.collector.parsers import PARSERS, ParseError, parse_json
 from trapline.collector.schema import PRESETS, Event
 
 log = logging.getLogger("trapline.collector.input")
@@ -24,6 +24,9 @@ class Intake:
         self.prefix = f"input_{config.name}_"
         self.count_received = self.prefix + "received"
         self.parser = PARSERS[config.format]
+        # JSON is parsed from the bytes as read (msgspec checks the UTF-8 itself): no
+        # decoding to str and encoding back; a line it refuses takes the text path.
+        self.bytes_parser = parse_json if config.format == "json" else None
         self.preset = PRESETS.get(config.preset)
         self.name = config.name
 
@@ -34,6 +37,14 @@ class Intake:
             self.counters.add(self.prefix + "parse_errors")
             event = {"message": line, "ParseError": str(exc)}
         return self.finish(event)
+
+    def make_from_bytes(self, message: bytes) -> Event:
+        if self.bytes_parser is not None:
+            try:
+                return self.finish(self.bytes_parser(message))
+            except ParseError:
+                pass  # counted, and kept as text, by make
+        return self.make(message.decode("utf-8", "replace"))
 
     def finish(self, event: dict[str, Any]) -> Event:
         if self.preset is not None:
@@ -49,7 +60,7 @@ class Intake:
         order; waits (backpressure) only when the queue is full."""
         queue = self.queue
         for message in messages:
-            event = self.make(message.decode("utf-8", "replace"))
+            event = self.make_from_bytes(message)
             if queue.full():
                 await queue.put(event)
             else:

@@ -11,7 +11,7 @@ from trapline.collector.parsers.errors import ParseError
 _decode = msgspec.json.Decoder().decode
 
 
-def parse_json(line: str) -> dict[str, Any]:
+def parse_json(line: str | bytes) -> dict[str, Any]:
     try:
         value = _decode(line)
     except msgspec.DecodeError as exc:
