@@ -108,6 +108,8 @@ class OutputConfig(msgspec.Struct, frozen=True, kw_only=True):
     retries: int = 5
     retry_interval: float = 1.0
     batch: int = 500
+    spool: str = ""
+    spool_max_bytes: int = 1 << 30
 
 
 class ApiConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -236,6 +238,22 @@ def _path(value: Any) -> str | None:
     return None if isinstance(value, str) and value else f"must be a path, got {value!r}"
 
 
+def _spool(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"must be a directory's path, got {value!r}"
+    if not value:
+        return None
+    if "\0" in value:
+        return "must be a directory's path, got a NUL character"
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        return f"{value!r} exists and is not a directory"
+    existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        return f"{str(existing)!r} is not a directory this user can write"
+    return None
+
+
 # name: (default, check, meaning) -- docs/collector.md documents every one.
 KEYS: dict[str, dict[str, tuple[Any, Check | None, str]]] = {
     "collector": {
@@ -314,10 +332,15 @@ KEYS: dict[str, dict[str, tuple[Any, Check | None, str]]] = {
         "queue": (10_000, _int(1, 10_000_000), "Events waiting for this output; when full, "
                   "the pipeline waits (backpressure)."),
         "retries": (5, _int(0, 1000), "Attempts after a failed send before the batch is "
-                    "dropped and counted (-1 not allowed)."),
+                    "dropped and counted, or spooled (-1 not allowed)."),
         "retry_interval": (1.0, _number(0, 600), "Seconds before the first retry (doubles, "
                            "at most 30 s)."),
         "batch": (500, _int(1, 100_000), "Events per write or POST at most."),
+        "spool": ("", _spool, "A directory (created mode 0700) where a batch that still "
+                  "fails after its retries is kept, and replayed once the receiver is back; "
+                  "empty: none (the batch is dropped)."),
+        "spool_max_bytes": (1 << 30, _int(4096, 1 << 50), "spool: its size at most; when "
+                            "full, a batch is dropped and counted (spool_full)."),
     },
     "api": {
         "url": ("", _url, "The service's HTTP API, for `trapline internal-ti add`."),
@@ -465,6 +488,7 @@ def validate(data: dict[str, Any], source: str = "<config>") -> CollectorConfig:
             rules.append(RuleConfig(mapping=mapping, **table))
 
     outputs: list[OutputConfig] = []
+    spools: dict[tuple[str, str], int] = {}
     raw_outputs = _tables(data, "output", errors)
     if not raw_outputs:
         errors.append("output: at least one [[output]] is required")
@@ -479,6 +503,15 @@ def validate(data: dict[str, Any], source: str = "<config>") -> CollectorConfig:
         if not _required(where, table, raw, needs, errors):
             continue
         table.setdefault("name", f"{where}:{kind}")
+        if "spool_max_bytes" in table and not table.get("spool"):
+            errors.append(f"{where}.spool_max_bytes: only used with a spool (set spool to a "
+                          "directory)")
+        if table.get("spool"):
+            key = (os.path.abspath(table["spool"]), table["name"])
+            if key in spools:
+                errors.append(f"{where}.name: output[{spools[key]}] has the same name and "
+                              "spool; outputs that share a spool need distinct names")
+            spools.setdefault(key, index)
         outputs.append(OutputConfig(**table))
 
     api = None

@@ -163,6 +163,8 @@ class Collector:
         """Stop the inputs, finish the events in flight, flush the outputs."""
         for input_ in self.inputs:
             await input_.stop()
+        for output in self.outputs:
+            output.begin_close()
         deadline = time.monotonic() + self.config.collector.drain_timeout
         try:
             async with asyncio.timeout(max(deadline - time.monotonic(), 0.01)):

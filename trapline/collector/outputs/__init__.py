@@ -2,7 +2,8 @@
 
 Every output has a bounded queue (``queue``: when full, the pipeline waits),
 sends in batches of at most ``batch`` events, and retries a failed batch
-``retries`` times with a doubling pause before dropping and counting it.
+``retries`` times with a doubling pause before dropping and counting it, or,
+with a ``spool`` directory, writing it to disk to replay later (spool.py).
 """
 
 from __future__ import annotations

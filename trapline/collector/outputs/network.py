@@ -20,13 +20,17 @@ def _syslog(line: bytes) -> bytes:
 
 
 class TcpOutput(Output):
+    reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
 
     async def send(self, batch: list[bytes]) -> None:
+        if self.writer is not None and self.reader is not None and self.reader.at_eof():
+            self.writer.close()  # the receiver closed it: what we wrote would be lost
+            self.writer = None
         if self.writer is None or self.writer.is_closing():
             host, _, port = self.config.address.rpartition(":")
             async with asyncio.timeout(30):
-                _, self.writer = await asyncio.open_connection(host, int(port))
+                self.reader, self.writer = await asyncio.open_connection(host, int(port))
         frames = []
         for line in batch:
             message = _syslog(line) if self.config.syslog_header else line
