@@ -128,18 +128,26 @@ def test_kill_9_with_events_in_the_spool_then_a_restart_replays_them(tmp_path: P
     # a segment a crash left half written: never replayed, removed at start
     half = spool / "siem" / ".00000000000000099999.jsonl.tmp"
     half.write_bytes(b'{"id": 99999}\n{"id": 999')
-    with Receiver(port=port) as receiver:
-        again = Collect(tmp_path, config, name="collect2").start()
-        try:
-            receiver.wait_count(600, timeout=30)
-            time.sleep(0.5)
-            ids = _ids(receiver)
-        finally:
-            counters = again.stop()
+    ids, counters, again = _restart_and_receive(tmp_path, config, port, 600)
     assert ids == Counter(range(600))  # none lost, none twice, the half segment not sent
     assert counters["output_siem_replayed"] == 600
     assert not half.exists() and _on_disk(spool) == []
     assert "from an earlier run" in again.log()
+
+
+def _restart_and_receive(tmp_path: Path, config: str, port: int, count: int
+                         ) -> tuple[Counter[int], dict[str, int], Collect]:
+    """Start the collector again with the receiver up; the ids it receives, the
+    counters at stop, and the second collector (for its log)."""
+    with Receiver(port=port) as receiver:
+        again = Collect(tmp_path, config, name="collect2").start()
+        try:
+            receiver.wait_count(count, timeout=30)
+            time.sleep(0.5)  # anything sent twice would arrive now
+            ids = _ids(receiver)
+        finally:
+            counters = again.stop()
+    return ids, counters, again
 
 
 def test_sigterm_with_the_receiver_down_spools_without_waiting_out_the_retries(
@@ -158,14 +166,7 @@ def test_sigterm_with_the_receiver_down_spools_without_waiting_out_the_retries(
     assert counters["output_siem_spooled"] == 300
     assert "output_siem_dropped" not in counters
     assert sorted(_on_disk(spool)) == list(range(300))
-    with Receiver(port=port) as receiver:
-        again = Collect(tmp_path, config, name="collect2").start()
-        try:
-            receiver.wait_count(300, timeout=30)
-            time.sleep(0.3)
-            ids = _ids(receiver)
-        finally:
-            again.stop()
+    ids, _, _ = _restart_and_receive(tmp_path, config, port, 300)
     assert ids == Counter(range(300))
 
 
