@@ -305,6 +305,29 @@ retry_interval = 0.1
     assert "output_http_dropped" not in counters
 
 
+def test_an_http_receiver_that_never_answers_holds_a_post_only_for_the_timeout(
+        tmp_path: Path, black_hole: int) -> None:
+    collect = _syslog_collect(tmp_path, f"""
+[[output]]
+name = "http"
+type = "http"
+url = "http://127.0.0.1:{black_hole}/ingest"
+timeout = 0.5
+retries = 1
+retry_interval = 0.1
+""")
+    try:
+        started = time.monotonic()
+        send_tcp(_port(collect), _lines(0, 5))
+        wait_until(lambda: "dropped 5 events after 2 attempts" in collect.log(), 10,
+                   "the batch to be given up")
+        took = time.monotonic() - started
+    finally:
+        counters = collect.stop()
+    assert 1.0 <= took < 4.0, took  # two attempts of 0.5 s, not two of 30 s
+    assert counters["output_http_errors"] == 2 and counters["output_http_dropped"] == 5
+
+
 def test_a_full_queue_stops_the_tcp_input_and_nothing_is_lost(tmp_path: Path) -> None:
     port = free_port()
     receiver = Receiver(port=port)  # not listening yet: the output cannot deliver

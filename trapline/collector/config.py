@@ -108,6 +108,7 @@ class OutputConfig(msgspec.Struct, frozen=True, kw_only=True):
     retries: int = 5
     retry_interval: float = 1.0
     batch: int = 500
+    timeout: float = 10.0
     spool: str = ""
     spool_max_bytes: int = 1 << 30
 
@@ -336,6 +337,8 @@ KEYS: dict[str, dict[str, tuple[Any, Check | None, str]]] = {
         "retry_interval": (1.0, _number(0, 600), "Seconds before the first retry (doubles, "
                            "at most 30 s)."),
         "batch": (500, _int(1, 100_000), "Events per write or POST at most."),
+        "timeout": (10.0, _number(0.1, 600), "Seconds a connect and a write (tcp) or a "
+                    "POST (http) may take before the attempt counts as failed."),
         "spool": ("", _spool, "A directory (created mode 0700) where a batch that still "
                   "fails after its retries is kept, and replayed once the receiver is back; "
                   "empty: none (the batch is dropped)."),

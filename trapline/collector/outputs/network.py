@@ -29,7 +29,7 @@ class TcpOutput(Output):
             self.writer = None
         if self.writer is None or self.writer.is_closing():
             host, _, port = self.config.address.rpartition(":")
-            async with asyncio.timeout(30):
+            async with asyncio.timeout(self.config.timeout):
                 self.reader, self.writer = await asyncio.open_connection(host, int(port))
         frames = []
         for line in batch:
@@ -41,7 +41,7 @@ class TcpOutput(Output):
                 frames.append(message)
         try:
             self.writer.write(b"".join(frames))
-            async with asyncio.timeout(30):
+            async with asyncio.timeout(self.config.timeout):
                 await self.writer.drain()
         except (OSError, TimeoutError):
             self.writer.close()
@@ -76,7 +76,7 @@ class HttpOutput(Output):
 
     async def send(self, batch: list[bytes]) -> None:
         if self.client is None:
-            self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
+            self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.config.timeout))
         body = b"[" + b",".join(line.rstrip(b"\n") for line in batch) + b"]"
         try:
             response = await self.client.post(
