@@ -404,3 +404,32 @@ def test_settings_kept_by_the_web_interface_apply_on_reload(tmp_path: Path,
             time.sleep(0.2)
     finally:
         stop(service)
+
+
+def test_every_worker_publishes_its_rates_and_the_service_sums_them(
+        tmp_path: Path, receiver: Receiver) -> None:
+    """Two workers: each writes its rates under DATA_DIR/run; the dashboard's sum covers
+    both; a stopped service leaves no file behind."""
+    from trapline.service.rates import service_rates
+
+    running = launch(tmp_path, "[service]\nupdate_interval = 3600\n", receiver.port,
+                     "--workers", "2")
+    data = tmp_path / "data"
+    try:
+        sockets = [socket.create_connection(("127.0.0.1", running.port)) for _ in range(8)]
+        deadline = time.monotonic() + 30
+        rates = None
+        while time.monotonic() < deadline:
+            for sock in sockets:  # the kernel spreads the connections over both workers
+                sock.sendall(b"ip=198.18.0.1\nip=198.18.0.2\n")
+            rates = service_rates(data)
+            if rates is not None and rates.workers == 2 and rates.events_per_s > 0:
+                break
+            time.sleep(0.2)
+        for sock in sockets:
+            sock.close()
+    finally:
+        stop(running)
+    assert rates is not None and rates.workers == 2, rates
+    assert rates.events_per_s > 0 and rates.lookups_per_s >= rates.events_per_s
+    assert list((data / "run").glob("worker-*.json")) == []

@@ -54,6 +54,7 @@ from trapline.service.http import HttpServer, start_http
 from trapline.service.http.tls import server_context, tls_files
 from trapline.service.http.wiring import build_app_context
 from trapline.service.lists import ListsFollower
+from trapline.service.rates import RatePublisher
 from trapline.service.recorder import DetectionRecorder
 from trapline.service.stats import Stats
 from trapline.service.stored_settings import with_stored_settings
@@ -209,6 +210,8 @@ async def _worker(overrides: Overrides, index: int, ready: Any) -> None:
         context.boot = os.environ.get(BOOT_ENV, "")
         context.started_with = bound
         http = await start_http(settings, context)
+    rates = RatePublisher(Path(settings.data_dir), index + 1, stats.all_counters)
+    rates_task = asyncio.create_task(rates.run(), name="rates")
     ready.set()
     gc.freeze()  # what start-up made lives as long as the worker: out of every collection
     loop = asyncio.get_running_loop()
@@ -243,6 +246,8 @@ async def _worker(overrides: Overrides, index: int, ready: Any) -> None:
         if connection.transport is not None:
             connection.transport.close()
     lists_task.cancel()
+    rates_task.cancel()
+    rates.remove()
     await asyncio.to_thread(recorder.stop, 5.0)
     await sink.stop(5.0)
     store.close()

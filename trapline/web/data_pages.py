@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -22,6 +23,7 @@ from trapline.security.roles import Permission
 from trapline.service.feed_actions import FeedBusy
 from trapline.service.http.errors import ApiError
 from trapline.service.http.operations import Operation, needs
+from trapline.service.rates import service_rates
 from trapline.store import FALSE_POSITIVE, INTERNAL_TI, DetectionQuery
 from trapline.web import setup_pages
 from trapline.web.charts import stacked_bars
@@ -80,11 +82,25 @@ async def dashboard(call: PageCall) -> Response:
                for f in data["feeds"] if f.outdated and f.last_success]
     if not snapshot:
         alerts.append("No snapshot is loaded: lookups are unavailable.")
-    rates = {"lookups": (counters.get("http_observables", 0) + counters.get("observables", 0))
-             / uptime, "events": counters.get("events", 0) / uptime}
+    rates = _rates(context, counters, uptime)
     return call.render("dashboard.html", title="Dashboard", snapshot=snapshot, rates=rates,
                        setup_pending=await setup_pages.setup_pending(call),
                        counters=counters, alerts=alerts, uptime=uptime, **data)
+
+
+def _rates(context: Any, counters: dict[str, int], uptime: float) -> dict[str, Any]:
+    """Lookups and events per second of the whole service (every worker's published
+    rates over the last 10 s, trapline/service/rates.py); outside ``trapline serve``,
+    this worker's average since it started."""
+    settings = getattr(context, "settings", None)
+    service = service_rates(Path(settings.data_dir)) if settings is not None else None
+    if service is not None:
+        workers = f"{service.workers} worker{'s' if service.workers != 1 else ''}"
+        return {"lookups": service.lookups_per_s, "events": service.events_per_s,
+                "scope": "last 10 s", "detail": f"the sum of {workers}, over the last 10 s"}
+    return {"lookups": (counters.get("http_observables", 0) + counters.get("observables", 0))
+            / uptime, "events": counters.get("events", 0) / uptime,
+            "scope": "since start", "detail": "this worker, since it started"}
 
 
 # -- detections ---------------------------------------------------------------------------
