@@ -217,9 +217,10 @@ class EnrichmentRule:
         asks: list[_Ask] = []
         for key, waiter in items:
             asked = self.asked.get(key) if self.cache_ttl > 0 else None
-            if asked is not None:
+            if asked is not None:  # the same values twice in one POST: asked once
                 self.counters[self.count_hits] += 1
                 asked.append(waiter)
+                self.limiter.give_back()
             else:
                 asks.append(self._begin(key, waiter))
         if not asks:
