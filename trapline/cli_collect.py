@@ -70,8 +70,7 @@ async def _run(settings: Any) -> Any:
     except OSError as exc:
         await collector.stop()
         raise click.ClickException(f"cannot start an input: {exc}") from exc
-    addresses = {i.config.name: (f"{i.address[0]}:{i.address[1]}" if i.address
-                                 else i.config.path) for i in collector.inputs}
+    addresses = {i.config.name: i.where for i in collector.inputs}
     click.echo("trapline collect: ready " + msgspec.json.encode(addresses).decode(),
                err=True)
     await stop.wait()

@@ -27,8 +27,9 @@ from trapline.collector.schema import PRESETS
 from trapline.collector.secrets import check_secret_file
 from trapline.errors import ConfigError
 
-INPUT_TYPES = ("tcp", "udp", "http", "file")
-OUTPUT_TYPES = ("stdout", "file", "tcp", "udp", "http")
+INPUT_TYPES = ("tcp", "udp", "http", "file", "nats")
+OUTPUT_TYPES = ("stdout", "file", "tcp", "udp", "http", "nats")
+NATS_URL = "nats://127.0.0.1:4222"  # the default broker of the nats input and output
 RULE_KINDS = ("cybertrace", "cybertrace-http")
 INDICATOR_TYPES = ("ip", "url", "hash", "domain")
 FORMATS = tuple(PARSERS)
@@ -68,6 +69,12 @@ class InputConfig(msgspec.Struct, frozen=True, kw_only=True):
     receive_buffer: int = 4 << 20
     start_at: str = "beginning"
     poll_interval: float = 0.2
+    url: str = NATS_URL
+    stream: str = ""
+    subject: str = ""
+    durable: str = ""
+    batch: int = 100
+    ack_wait: float = 30.0
 
 
 class RuleConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,6 +118,8 @@ class OutputConfig(msgspec.Struct, frozen=True, kw_only=True):
     timeout: float = 10.0
     spool: str = ""
     spool_max_bytes: int = 1 << 30
+    subject: str = ""
+    stream: str = ""
 
 
 class ApiConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -235,6 +244,57 @@ def _url(value: Any) -> str | None:
     return None
 
 
+def _nats_url(value: Any) -> str | None:
+    """One broker URL or several, comma-separated (nats-py tries them in turn)."""
+    if not isinstance(value, str) or not value.strip():
+        return f"must be a nats:// or tls:// URL, got {value!r}"
+    for url in value.split(","):
+        url = url.strip()
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme not in ("nats", "tls") or not rest.strip("/"):
+            return f"must be a nats:// or tls:// URL (several: comma-separated), got {url!r}"
+    return None
+
+
+def _output_url(value: Any) -> str | None:
+    """http: an http(s):// URL; nats: a nats:// or tls:// one (checked per type later)."""
+    if isinstance(value, str) and value.startswith(("nats://", "tls://")):
+        return _nats_url(value)
+    return _url(value)
+
+
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _nats_name(what: str) -> Check:
+    """A JetStream stream or durable consumer name: letters, digits, - and _ (NATS also
+    refuses spaces, '.', '*', '>' and path separators in them)."""
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str) or not value:
+            return f"must be a {what} name, got {value!r}"
+        if len(value) > 128 or not set(value) <= _NAME_CHARS:
+            return (f"must be a {what} name of 1 to 128 letters, digits, '-' or '_' "
+                    f"(no spaces, '.', '*', '>', '/'), got {value!r}")
+        return None
+    return check
+
+
+def _subject(value: Any) -> str | None:
+    """A NATS subject: dot-separated non-empty tokens without spaces; '*' and a last
+    '>' are wildcards (allowed in an input's subject only, checked later)."""
+    if not isinstance(value, str) or not value:
+        return f"must be a non-empty NATS subject (e.g. 'events.suricata'), got {value!r}"
+    tokens = value.split(".")
+    if any(not token or any(c.isspace() for c in token) for token in tokens):
+        return (f"must be dot-separated non-empty tokens without spaces "
+                f"(e.g. 'events.suricata'), got {value!r}")
+    for index, token in enumerate(tokens):
+        if ("*" in token and token != "*") or (">" in token and token != ">") or \
+                (token == ">" and index != len(tokens) - 1):
+            return f"'*' must be a whole token and '>' the last one, got {value!r}"
+    return None
+
+
 def _path(value: Any) -> str | None:
     return None if isinstance(value, str) and value else f"must be a path, got {value!r}"
 
@@ -267,11 +327,11 @@ KEYS: dict[str, dict[str, tuple[Any, Check | None, str]]] = {
                           "in flight before stopping."),
     },
     "input": {
-        "type": (None, _choice(INPUT_TYPES), "tcp | udp | http | file (required)."),
+        "type": (None, _choice(INPUT_TYPES), "tcp | udp | http | file | nats (required)."),
         "name": ("input[N]", _text(1, 128), "A name for logs and counters."),
         "listen": ("", _listen, "host:port to listen on (tcp, udp, http; required)."),
         "path": ("", _path, "The file to follow (file; required)."),
-        "format": ("syslog (tcp, udp), json (http, file)", _choice(FORMATS),
+        "format": ("syslog (tcp, udp), json (http, file, nats)", _choice(FORMATS),
                    "How a line is parsed: json | syslog | cef | keyvalue | raw."),
         "preset": ("", _choice(("", *PRESETS)), "Field mapping: eve | sysmon | cef | apache."),
         "framing": ("auto", _choice(("auto", "lf", "octet")), "tcp: LF-terminated lines, "
@@ -285,6 +345,17 @@ KEYS: dict[str, dict[str, tuple[Any, Check | None, str]]] = {
                      "already there, or only what is appended."),
         "poll_interval": (0.2, _number(0, 60), "file: seconds between checks for new data "
                           "and rotation."),
+        "url": (NATS_URL, _nats_url, "nats: the broker, nats:// or tls:// (several: "
+                "comma-separated)."),
+        "stream": ("", _nats_name("stream"), "nats: the JetStream stream; created with "
+                   "subjects = [subject] if missing (required)."),
+        "subject": ("", _subject, "nats: the subject read (wildcards allowed) (required)."),
+        "durable": ("", _nats_name("durable consumer"), "nats: the durable pull consumer; "
+                    "collectors with the same durable share the messages (required)."),
+        "batch": (100, _int(1, 10_000), "nats: messages fetched at once at most (never more "
+                  "than the collector queue has room for)."),
+        "ack_wait": (30.0, _number(0, 86400), "nats: seconds the broker waits for a "
+                     "message's ack before it redelivers it."),
     },
     "rule": {
         "name": (None, _text(1, 128), "1 to 128 Unicode characters, unique (required)."),
@@ -321,11 +392,14 @@ KEYS: dict[str, dict[str, tuple[Any, Check | None, str]]] = {
         "verify": (True, _bool, "cybertrace-http: check the certificate."),
     },
     "output": {
-        "type": (None, _choice(OUTPUT_TYPES), "stdout | file | tcp | udp | http (required)."),
+        "type": (None, _choice(OUTPUT_TYPES), "stdout | file | tcp | udp | http | nats "
+                 "(required)."),
         "name": ("output[N]", _text(1, 128), "A name for logs and counters."),
         "path": ("", _path, "file: where (required)."),
         "address": ("", _address, "tcp, udp: the receiver, host:port (required)."),
-        "url": ("", _url, "http: where events are POSTed as a JSON array (required)."),
+        "url": ("", _output_url, "http: where events are POSTed as a JSON array "
+                "(required); nats: the broker, nats:// or tls:// (default "
+                f"{NATS_URL})."),
         "max_bytes": (100 << 20, _int(0, 1 << 40), "file: rotate past this size; 0 never."),
         "backups": (5, _int(0, 1000), "file: rotated files kept (path.1 ... path.N)."),
         "framing": ("lf", _choice(("lf", "octet")), "tcp: LF or RFC 6587 octet counting."),
@@ -344,6 +418,10 @@ KEYS: dict[str, dict[str, tuple[Any, Check | None, str]]] = {
                   "empty: none (the batch is dropped)."),
         "spool_max_bytes": (1 << 30, _int(4096, 1 << 50), "spool: its size at most; when "
                             "full, a batch is dropped and counted (spool_full)."),
+        "subject": ("", _subject, "nats: the subject every event is published to, no "
+                    "wildcards (required)."),
+        "stream": ("", _nats_name("stream"), "nats: a stream created with subjects = "
+                   "[subject] if missing; empty: a stream must already hold the subject."),
     },
     "api": {
         "url": ("", _url, "The service's HTTP API, for `trapline internal-ti add`."),
@@ -447,11 +525,20 @@ def validate(data: dict[str, Any], source: str = "<config>") -> CollectorConfig:
         if not isinstance(raw, dict) or not _required(where, table, raw, ["type"], errors):
             continue
         kind = table["type"]
-        needs = ["path"] if kind == "file" else ["listen"]
+        needs = {"file": ["path"], "nats": ["stream", "subject", "durable"]}.get(
+            kind, ["listen"])
         if not _required(where, table, raw, needs, errors):
             continue
+        nats_only = ("url", "stream", "subject", "durable", "batch", "ack_wait")
+        if kind == "nats":
+            extra = [key for key in ("listen", "path") if key in raw]
+        else:
+            extra = [key for key in nats_only if key in raw]
+        if extra:
+            errors.append(f"{where}.{extra[0]}: not used by an input of type {kind!r}")
+            continue
         table.setdefault("name", f"{where}:{kind}")
-        table.setdefault("format", "json" if kind in ("http", "file") else "syslog")
+        table.setdefault("format", "json" if kind in ("http", "file", "nats") else "syslog")
         inputs.append(InputConfig(**table))
 
     rules: list[RuleConfig] = []
@@ -502,9 +589,28 @@ def validate(data: dict[str, Any], source: str = "<config>") -> CollectorConfig:
             continue
         kind = table["type"]
         needs = {"file": ["path"], "tcp": ["address"], "udp": ["address"],
-                 "http": ["url"]}.get(kind, [])
+                 "http": ["url"], "nats": ["subject"]}.get(kind, [])
         if not _required(where, table, raw, needs, errors):
             continue
+        if kind == "nats":
+            table.setdefault("url", NATS_URL)
+            if not table["url"].startswith(("nats://", "tls://")):
+                errors.append(f"{where}.url: type 'nats' needs a nats:// or tls:// URL, got "
+                              f"{table['url']!r}")
+                continue
+            if any(token in ("*", ">") for token in table["subject"].split(".")):
+                errors.append(f"{where}.subject: an output publishes to one subject: no "
+                              f"wildcards, got {table['subject']!r}")
+                continue
+        else:
+            if kind == "http" and table["url"].startswith(("nats://", "tls://")):
+                errors.append(f"{where}.url: type 'http' needs an http:// or https:// URL, "
+                              f"got {table['url']!r}")
+                continue
+            extra = [key for key in ("subject", "stream") if key in raw]
+            if extra:
+                errors.append(f"{where}.{extra[0]}: not used by an output of type {kind!r}")
+                continue
         table.setdefault("name", f"{where}:{kind}")
         if "spool_max_bytes" in table and not table.get("spool"):
             errors.append(f"{where}.spool_max_bytes: only used with a spool (set spool to a "

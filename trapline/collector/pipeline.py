@@ -12,6 +12,13 @@ every output. No task per event: callbacks and one worker per rule. Every
 queue is bounded, and every stage awaits the next, so a slow service or output slows the inputs (TCP
 stops being read) instead of growing memory; UDP drops are counted. Events
 may leave in another order than they came.
+
+An input that must know when its event went out (nats: it acks the message then) hands
+the intake a callback with the event; the intake keeps it beside the event, in
+``Collector.emitted`` (keyed by the event's ``id``: nothing is added to the event, which
+is serialized as it is), and ``_emit`` calls it once the event is in every output's
+queue. An event that is not emitted before the collector stops never has its callback
+called.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import gc
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -58,8 +66,11 @@ class Collector:
         self._finished_wake: asyncio.Future[None] | None = None
         self._emitter: asyncio.Task[None] | None = None
         self.outputs: list[Output] = [make_output(o, self.counters) for o in config.outputs]
+        # id(event) -> called once the event is in every output's queue (see the docstring)
+        self.emitted: dict[int, Callable[[], None]] = {}
         self.inputs: list[Input] = [
-            make_input(i, Intake(i, self.queue, self.counters)) for i in config.inputs]
+            make_input(i, Intake(i, self.queue, self.counters, self.emitted))
+            for i in config.inputs]
         self._dispatcher: asyncio.Task[None] | None = None
         self._stats: asyncio.Task[None] | None = None
 
@@ -78,8 +89,7 @@ class Collector:
         self._emitter = loop.create_task(self._emit_finished())
         for input_ in self.inputs:
             await input_.start()
-            log.info("input %s: %s", input_.config.name,
-                     input_.address or input_.config.path or input_.config.listen)
+            log.info("input %s: %s", input_.config.name, input_.where)
         if self.config.collector.stats_interval > 0:
             self._stats = loop.create_task(self._log_stats())
 
@@ -153,6 +163,10 @@ class Collector:
             if not output.try_put(line):
                 await output.put(line)
         self.counters["events_out"] += 1
+        if self.emitted:
+            done = self.emitted.pop(id(event), None)
+            if done is not None:
+                done()
 
     async def _log_stats(self) -> None:
         while True:
@@ -174,6 +188,8 @@ class Collector:
         except TimeoutError:
             log.error("stopping: %d events still queued after %.0f s", self.queue.qsize(),
                       self.config.collector.drain_timeout)
+        for input_ in self.inputs:
+            await input_.close()  # after the drain: e.g. the acks of what went out
         for task in (self._dispatcher, self._emitter, self._stats):
             if task is not None:
                 task.cancel()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from trapline.collector.config import InputConfig
@@ -18,8 +19,10 @@ class Intake:
     """Turns one input's lines into events on the shared queue."""
 
     def __init__(self, config: InputConfig, queue: asyncio.Queue[Event],
-                 counters: Counters) -> None:
+                 counters: Counters,
+                 emitted: dict[int, Callable[[], None]] | None = None) -> None:
         self.queue = queue
+        self.emitted = emitted if emitted is not None else {}  # see tracked()
         self.counters = counters
         self.prefix = f"input_{config.name}_"
         self.count_received = self.prefix + "received"
@@ -66,6 +69,19 @@ class Intake:
             else:
                 queue.put_nowait(event)
 
+    async def tracked(self, message: bytes, on_emitted: Callable[[], None]) -> None:
+        """One message's event onto the queue (waits while it is full); ``on_emitted`` is
+        called once the event is in every output's queue, never if the collector stops
+        first. It is kept beside the event (the collector's ``emitted``), not in it."""
+        event = self.make_from_bytes(message)
+        key = id(event)
+        self.emitted[key] = on_emitted
+        try:
+            await self.queue.put(event)
+        except BaseException:
+            del self.emitted[key]  # not queued: its id may name another event later
+            raise
+
     async def event(self, event: dict[str, Any]) -> None:
         await self.queue.put(self.finish(event))
 
@@ -90,11 +106,23 @@ class Input:
         raise NotImplementedError
 
     async def stop(self) -> None:
+        """Stop taking events in (before the collector drains)."""
+        return None
+
+    async def close(self) -> None:
+        """Release what is left, once the collector drained (or gave up draining)."""
         return None
 
     @property
     def address(self) -> tuple[str, int] | None:
         return None
+
+    @property
+    def where(self) -> str:
+        """What the input reads, for the log and the ready line."""
+        if self.address is not None:
+            return f"{self.address[0]}:{self.address[1]}"
+        return self.config.path or self.config.listen
 
 
 def split_address(text: str) -> tuple[str, int]:

@@ -1,4 +1,5 @@
-"""Where enriched events go: stdout, a file (rotated), TCP/UDP syslog, HTTP POST.
+"""Where enriched events go: stdout, a file (rotated), TCP/UDP syslog, HTTP POST, NATS
+JetStream (each publish's PubAck awaited).
 
 Every output has a bounded queue (``queue``: when full, the pipeline waits),
 sends in batches of at most ``batch`` events, and retries a failed batch
@@ -12,10 +13,12 @@ from trapline.collector.config import OutputConfig
 from trapline.collector.counters import Counters
 from trapline.collector.outputs.base import Output
 from trapline.collector.outputs.file import FileOutput, StdoutOutput
+from trapline.collector.outputs.nats import NatsOutput
 from trapline.collector.outputs.network import HttpOutput, TcpOutput, UdpOutput
 
 KINDS: dict[str, type[Output]] = {"stdout": StdoutOutput, "file": FileOutput,
-                                  "tcp": TcpOutput, "udp": UdpOutput, "http": HttpOutput}
+                                  "tcp": TcpOutput, "udp": UdpOutput, "http": HttpOutput,
+                                  "nats": NatsOutput}
 
 
 def make_output(config: OutputConfig, counters: Counters) -> Output:
