@@ -42,7 +42,6 @@ import ipaddress
 import json
 import os
 import random
-import shutil
 import signal
 import statistics
 import subprocess
@@ -52,7 +51,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol_bench import EVE_LOG, free_port, make_values, start_service
+from protocol_bench import (
+    EVE_LOG,
+    free_port,
+    half_hits,
+    make_values,
+    remove_unless_kept,
+    start_service,
+)
 
 from trapline.security.passwords import hash_password
 from trapline.store import SYSTEM, open_store
@@ -105,12 +111,7 @@ def eve_events(count: int) -> tuple[list[dict[str, object]], list[str]]:
 
 def events(values: list[str], count: int, seed: int) -> list[dict[str, object]]:
     rng = random.Random(seed)
-    by_kind: dict[int, list[str]] = {0: [], 1: [], 2: []}
-    for i, value in enumerate(values[:300_000]):
-        by_kind[i % 3].append(value)
-
-    def pick(kind: int, miss: str) -> str:
-        return rng.choice(by_kind[kind]) if rng.random() < 0.5 else miss
+    pick = half_hits(values, rng)
     out = []
     for i in range(count):
         out.append({"id": i,
@@ -334,10 +335,7 @@ def main() -> None:
             service.send_signal(signal.SIGTERM)
             service.wait(60)
     finally:
-        if os.environ.get("KEEP_BENCH") is None:
-            shutil.rmtree(folder, ignore_errors=True)
-        else:
-            print("kept", folder)
+        remove_unless_kept(folder)
 
 
 if __name__ == "__main__":

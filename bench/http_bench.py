@@ -30,7 +30,6 @@ import asyncio
 import gc
 import json
 import os
-import shutil
 import signal
 import socket
 import ssl
@@ -42,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from protocol_bench import free_port, make_values, queries
+from protocol_bench import free_port, make_values, queries, remove_unless_kept
 
 from trapline.security.passwords import hash_password
 from trapline.store import SYSTEM, open_store
@@ -264,10 +263,7 @@ def main() -> None:
                     print(f"    HTTP{'S' if tls else ''} batches / {name}: "
                           f"{measured / rate:.2f}")
     finally:
-        if os.environ.get("KEEP_BENCH") is None:
-            shutil.rmtree(folder, ignore_errors=True)
-        else:
-            print("kept", folder)
+        remove_unless_kept(folder)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -89,16 +90,30 @@ def kuma_line(value: str) -> str:
     return f"ip={value}" if value[0].isdigit() and "." in value[:4] else f"domain={value}"
 
 
-def multi_lines(values: list[str], count: int, seed: int) -> list[bytes]:
-    """Four observables a line: an address, a hash, a domain and a URL on a domain."""
-    rng = random.Random(seed)
+def half_hits(values: list[str], rng: random.Random) -> Callable[[int, str], str]:
+    """``pick(kind, miss)``: a listed value of ``kind`` (0 address, 1 domain, 2 hash, as
+    ``make_values`` makes them) half the time, else ``miss``."""
     by_kind: dict[int, list[str]] = {0: [], 1: [], 2: []}
     for i, value in enumerate(values[:300_000]):
         by_kind[i % 3].append(value)
 
     def pick(kind: int, miss: str) -> str:
         return rng.choice(by_kind[kind]) if rng.random() < 0.5 else miss
+    return pick
 
+
+def remove_unless_kept(folder: Path) -> None:
+    """Remove the bench's folder, unless KEEP_BENCH is set (then say where it is)."""
+    if os.environ.get("KEEP_BENCH") is None:
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        print("kept", folder)
+
+
+def multi_lines(values: list[str], count: int, seed: int) -> list[bytes]:
+    """Four observables a line: an address, a hash, a domain and a URL on a domain."""
+    rng = random.Random(seed)
+    pick = half_hits(values, rng)
     lines = []
     for i in range(count):
         ip = pick(0, f"172.{rng.randrange(16, 32)}.{rng.randrange(256)}.{rng.randrange(256)}")
@@ -322,10 +337,7 @@ def main() -> None:
                 print(f"  trapline {name} observables/s ÷ redis, {workers} worker(s): "
                       f"{rate / redis_rate:.2f}")
     finally:
-        if os.environ.get("KEEP_BENCH") is None:
-            shutil.rmtree(folder, ignore_errors=True)
-        else:
-            print("kept", folder)
+        remove_unless_kept(folder)
 
 
 if __name__ == "__main__":

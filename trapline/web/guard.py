@@ -43,6 +43,7 @@ from trapline.service.http.operations import (
     Operation,
     allowed_origins,
     identify,
+    refresh_session,
     resolve_tenant,
     run_handler,
 )
@@ -260,11 +261,7 @@ def page_endpoint(operation: Operation, context: AppContext, auth: BasicAuth,
             call.shown_tenant = call.tenant if access.tenant else (
                 wanted if wanted in call.tenants else principal.tenant)
         response = await run_handler(handler, call)
-        codec = context.sessions
-        if session is not None and codec is not None and not call.cookie_set \
-                and codec.refresh_due(session):
-            response.headers.append("set-cookie", context.cookie_policy.header(
-                codec.dumps(session)))
+        refresh_session(response, context, session, call)
         return response
 
     endpoint.operation = operation  # type: ignore[attr-defined]

@@ -242,12 +242,17 @@ async def add_internal_ti(call: PageCall) -> Response:
     return call.redirect(_back(call, value, "added"))
 
 
-async def delete_internal_ti(call: PageCall) -> Response:
+async def _remove(call: PageCall, supplier: str, done: str) -> Response:
+    """Take the form's value off a list (404 when it is not on it), back to its page."""
     value = _value(call)
-    await call.run(call.store.indicators.get, INTERNAL_TI, value, tenant=call.tenant)
-    await call.run(call.store.indicators.delete, call.actor, INTERNAL_TI, [value],
+    await call.run(call.store.indicators.get, supplier, value, tenant=call.tenant)
+    await call.run(call.store.indicators.delete, call.actor, supplier, [value],
                    tenant=call.tenant)
-    return call.redirect(_back(call, value, "deleted"))
+    return call.redirect(_back(call, value, done))
+
+
+async def delete_internal_ti(call: PageCall) -> Response:
+    return await _remove(call, INTERNAL_TI, "deleted")
 
 
 async def mark_false_positive(call: PageCall) -> Response:
@@ -259,11 +264,7 @@ async def mark_false_positive(call: PageCall) -> Response:
 
 
 async def unmark_false_positive(call: PageCall) -> Response:
-    value = _value(call)
-    await call.run(call.store.indicators.get, FALSE_POSITIVE, value, tenant=call.tenant)
-    await call.run(call.store.indicators.delete, call.actor, FALSE_POSITIVE, [value],
-                   tenant=call.tenant)
-    return call.redirect(_back(call, value, "unmarked"))
+    return await _remove(call, FALSE_POSITIVE, "unmarked")
 
 
 LOOKUP = needs(Permission.LOOKUP, tenant=True)

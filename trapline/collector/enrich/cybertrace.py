@@ -198,12 +198,9 @@ class CyberTraceClient:
         task.add_done_callback(done)
         return task
 
-    def ready(self) -> bool:
-        """Every connection is open and healthy: a request can be written at once."""
-        return self._ready() is not None
-
-    def _ready(self) -> _Connection | None:
-        """The fast path: every connection is open and healthy; the least busy one."""
+    def ready(self) -> _Connection | None:
+        """The fast path: every connection is open and healthy; the least busy one (a
+        request can be written to it at once)."""
         connections = self.connections
         if len(connections) < self.max_connections or self.opening:
             return None
@@ -239,12 +236,14 @@ class CyberTraceClient:
                 return await asyncio.shield(task)
             await asyncio.wait(set(self.opening), return_when=asyncio.FIRST_COMPLETED)
 
-    def submit(self, line: bytes, done: Done) -> None:
-        """Send one request line (ending in LF); ``done(lines, None)`` with the detection
-        lines of its answer, or ``done(None, error)``, exactly once, within ``timeout``
-        seconds from now (connecting included)."""
+    def submit(self, line: bytes, done: Done, connection: _Connection | None = None) -> None:
+        """Send one request line (ending in LF), on ``connection`` when the caller already
+        got it from ``ready()``; ``done(lines, None)`` with the detection lines of its
+        answer, or ``done(None, error)``, exactly once, within ``timeout`` seconds from
+        now (connecting included)."""
         deadline = asyncio.get_running_loop().time() + self.timeout
-        connection = self._ready()
+        if connection is None:
+            connection = self.ready()
         if connection is not None:
             connection.send(line, done, deadline)
             return

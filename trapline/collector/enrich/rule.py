@@ -142,10 +142,12 @@ class EnrichmentRule:
                 self.counters[self.count_hits] += 1
                 asked.append((event, sent, finish))
                 return
-        if self.tcp and not self.waiting and self.active < self.queue_limit and \
-                self.client.ready() and self.limiter.take_now():
-            self._start(key, (event, sent, finish))  # the fast path: nothing to wait for
-            return
+        if self.tcp and not self.waiting and self.active < self.queue_limit:
+            connection = self.client.ready()
+            if connection is not None and self.limiter.take_now():
+                # the fast path: nothing to wait for
+                self._start(key, (event, sent, finish), connection)
+                return
         self.waiting.append((key, (event, sent, finish)))
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._work())
@@ -203,13 +205,13 @@ class EnrichmentRule:
         self.counters[self.count_requests] += 1
         return ask
 
-    def _start(self, key: Any, waiter: Waiter) -> None:
-        """One event's request line over TCP."""
+    def _start(self, key: Any, waiter: Waiter, connection: Any = None) -> None:
+        """One event's request line over TCP (on ``connection``, when known)."""
         ask = self._begin(key, waiter)
         if self.config.debug:
             log.info("rule %s request: %s", self.name, key.decode().rstrip())
         assert isinstance(self.client, CyberTraceClient)
-        self.client.submit(key, ask.done)
+        self.client.submit(key, ask.done, connection)
 
     def _start_http(self, items: list[tuple[Any, Waiter]]) -> None:
         """One POST with the values of these events (an event whose values are already

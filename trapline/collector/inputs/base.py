@@ -125,6 +125,27 @@ class Input:
         return self.config.path or self.config.listen
 
 
+class StreamServerInput(Input):
+    """An input that listens on ``listen`` for stream connections, each served by
+    ``_serve`` (TCP lines, HTTP requests)."""
+
+    server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        host, port = split_address(self.config.listen)
+        self.server = await asyncio.start_server(self._serve, host, port, limit=1 << 16)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        if self.server is None or not self.server.sockets:
+            return None
+        name = self.server.sockets[0].getsockname()
+        return name[0], name[1]
+
+
 def split_address(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     return host.strip("[]"), int(port)

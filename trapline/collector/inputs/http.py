@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from trapline.collector.inputs.base import Input, split_address
+from trapline.collector.inputs.base import StreamServerInput
 
 log = logging.getLogger("trapline.collector.input")
 _decode = msgspec.json.Decoder().decode
@@ -27,20 +27,7 @@ def _response(status: int, reason: str, body: dict[str, Any]) -> bytes:
             f"content-length: {len(payload)}\r\n\r\n").encode() + payload
 
 
-class HttpInput(Input):
-    server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        host, port = split_address(self.config.listen)
-        self.server = await asyncio.start_server(self._serve, host, port, limit=1 << 16)
-
-    @property
-    def address(self) -> tuple[str, int] | None:
-        if self.server is None or not self.server.sockets:
-            return None
-        name = self.server.sockets[0].getsockname()
-        return name[0], name[1]
-
+class HttpInput(StreamServerInput):
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:

@@ -10,27 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from trapline.collector.inputs.base import Input, split_address
+from trapline.collector.inputs.base import StreamServerInput
 from trapline.collector.inputs.framing import Framer
 
 log = logging.getLogger("trapline.collector.input")
 
 
-class TcpInput(Input):
-    server: asyncio.Server | None = None
+class TcpInput(StreamServerInput):
     open_connections = 0
 
     async def start(self) -> None:
-        host, port = split_address(self.config.listen)
-        self.server = await asyncio.start_server(self._serve, host, port, limit=1 << 16)
         self.writers: set[asyncio.StreamWriter] = set()
-
-    @property
-    def address(self) -> tuple[str, int] | None:
-        if self.server is None or not self.server.sockets:
-            return None
-        name = self.server.sockets[0].getsockname()
-        return name[0], name[1]
+        await super().start()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         intake = self.intake

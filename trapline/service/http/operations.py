@@ -342,6 +342,17 @@ _STORE_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (PasswordRejected, 400), (StoreUnavailable, 503), (StoreError, 503))
 
 
+def refresh_session(response: Response, context: AppContext, session: Any,
+                    call: Call) -> None:
+    """A session cookie past half its life is sent again, renewed (unless the handler
+    set one itself: sign-in, password change)."""
+    codec = context.sessions
+    if session is not None and codec is not None and not call.cookie_set \
+            and codec.refresh_due(session):
+        response.headers.append("set-cookie", context.cookie_policy.header(
+            codec.dumps(session)))
+
+
 def guard(operation: Operation, context: AppContext, auth: BasicAuth
           ) -> Callable[[Request], Awaitable[Response]]:
     """The Starlette endpoint of ``operation``: identify, authorize, run, answer."""
@@ -391,11 +402,7 @@ def guard(operation: Operation, context: AppContext, auth: BasicAuth
                                 media_type=operation.media_type)
         for name, value in call.headers.items():
             response.headers.append(name, value)
-        codec = context.sessions
-        if session is not None and codec is not None and not call.cookie_set \
-                and codec.refresh_due(session):
-            response.headers.append("set-cookie", context.cookie_policy.header(
-                codec.dumps(session)))
+        refresh_session(response, context, session, call)
         return response
 
     endpoint.operation = operation  # type: ignore[attr-defined]
